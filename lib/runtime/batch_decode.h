@@ -1,0 +1,66 @@
+// Head-level KV decoding of K budget policies against one prefilled prompt, together.
+//
+// The prompt's K/V (PromptKV) are shared by every policy and never copied per policy in the
+// index-view mode: each (policy, layer, KV head) holds the list of prompt positions it keeps.
+// Each policy has its own K/V for the tokens it generates. One step feeds one new token per
+// policy, so every weight matrix is read once per step for all K (GEMM, not GEMV); attention
+// runs in parallel over (policy, KV head, row).
+//
+// Compacted mode builds the real compressed cache instead: per layer one flat [sum of kept
+// lengths, D] K and V with per-(policy, head) offsets (AdaKV's layout), so the memory saving
+// is real. Both modes do the same arithmetic in the same order and give identical outputs.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "kv/budget.h"
+#include "kv/scorers.h"
+#include "runtime/prefill.h"
+
+namespace cokv {
+
+struct Policy {
+  BudgetVector budget;               // [L*G] prompt tokens kept per KV head
+  const Rankings* ranking = nullptr;  // needed when some budget is between window and T
+  int window = 8;                    // recent prompt tokens kept (ranking->window when set)
+};
+
+struct DecodeOptions {
+  bool compacted = false;
+};
+
+struct GenOptions : DecodeOptions {
+  int max_new = 32;
+  std::vector<int32_t> stop;  // generation ends after one of these (not included in tokens)
+};
+
+struct GenResult {
+  std::vector<int32_t> tokens;  // generated tokens, stop token excluded
+  bool stopped = false;         // ended on a stop token
+  int64_t kept_tokens = 0;      // prompt tokens kept, summed over KV heads
+  size_t kv_bytes = 0;          // kept_tokens x 2 (K and V) x head_dim x sizeof(float)
+};
+
+struct LoglikResult {
+  double loglik = 0.0;             // sum of log p(answer token) under teacher forcing
+  std::vector<float> token_logp;   // per answer token
+  int64_t kept_tokens = 0;
+  size_t kv_bytes = 0;
+};
+
+// Greedy generation for every policy. The first token comes from the prefill logits (full
+// cache) and is the same for all policies; budgets act from the second token on.
+std::vector<GenResult> generate(const Model& m, const PromptKV& p, std::span<const Policy> policies,
+                                const GenOptions& opt);
+
+// Teacher-forced log-likelihood of `answer` after the prompt, for every policy.
+std::vector<LoglikResult> loglik(const Model& m, const PromptKV& p, std::span<const Policy> policies,
+                                 std::span<const int32_t> answer, const DecodeOptions& opt = {});
+
+// Prompt tokens a policy keeps, summed over heads, and the bytes that takes (fp32 K and V).
+int64_t policy_kept_tokens(const Policy& pol, int n_tokens);
+size_t kv_bytes_for(int64_t kept_tokens, int head_dim);
+
+}  // namespace cokv

@@ -1,0 +1,16 @@
+#include "runtime/model.h"
+
+#include "model/gguf.h"
+
+namespace cokv {
+
+std::unique_ptr<Model> Model::load(const std::string& path) {
+  GgufFile f = GgufFile::open(path);
+  ModelConfig cfg = config_from_gguf(f);
+  Weights w = load_weights(f, cfg);
+  Tokenizer tok = Tokenizer::from_gguf(f);
+  ChatTemplate chat = chat_template_from_gguf(f);
+  return std::unique_ptr<Model>(new Model{path, std::move(cfg), std::move(w), std::move(tok), std::move(chat)});
+}
+
+}  // namespace cokv

@@ -1,0 +1,74 @@
+#include "runtime/ops.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace cokv {
+
+void rms_norm(const Mat& x, const Vec& g, float eps, Mat& y) {
+  y.resize(x.rows(), x.cols());
+  const Eigen::Index n = x.cols();
+#pragma omp parallel for if (x.rows() > 16)
+  for (Eigen::Index r = 0; r < x.rows(); ++r) {
+    const float ms = x.row(r).squaredNorm() / float(n);
+    const float s = 1.f / std::sqrt(ms + eps);
+    y.row(r) = (x.row(r).array() * s) * g.transpose().array();
+  }
+}
+
+void RopeTable::build(const ModelConfig& cfg, int n_pos) {
+  rope_dim = cfg.rope_dim;
+  style = cfg.rope_style;
+  const int half = rope_dim / 2;
+  cos.resize(size_t(n_pos) * half);
+  sin.resize(size_t(n_pos) * half);
+  for (int p = 0; p < n_pos; ++p)
+    for (int i = 0; i < half; ++i) {
+      // theta_i = p * base^(-2i/d), computed in double as llama.cpp's reference does in float
+      // powers; double keeps long positions accurate.
+      const double theta = double(p) * std::pow(double(cfg.rope_base), -2.0 * i / double(rope_dim));
+      cos[size_t(p) * half + i] = float(std::cos(theta));
+      sin[size_t(p) * half + i] = float(std::sin(theta));
+    }
+}
+
+void rope_apply(const RopeTable& t, float* x, int pos) {
+  const int half = t.rope_dim / 2;
+  require(pos >= 0 && pos < t.n_pos(), "rope: position " + std::to_string(pos) + " beyond table");
+  const float* c = &t.cos[size_t(pos) * half];
+  const float* s = &t.sin[size_t(pos) * half];
+  if (t.style == RopeStyle::Norm) {
+    for (int i = 0; i < half; ++i) {
+      const float a = x[2 * i], b = x[2 * i + 1];
+      x[2 * i] = a * c[i] - b * s[i];
+      x[2 * i + 1] = a * s[i] + b * c[i];
+    }
+  } else {
+    for (int i = 0; i < half; ++i) {
+      const float a = x[i], b = x[i + half];
+      x[i] = a * c[i] - b * s[i];
+      x[i + half] = a * s[i] + b * c[i];
+    }
+  }
+}
+
+void rope_rows(const RopeTable& t, Mat& x, int n_heads, int head_dim, const int* pos) {
+#pragma omp parallel for if (x.rows() > 16)
+  for (Eigen::Index r = 0; r < x.rows(); ++r)
+    for (int h = 0; h < n_heads; ++h) rope_apply(t, x.row(r).data() + size_t(h) * head_dim, pos[r]);
+}
+
+void softmax_inplace(float* v, int n) {
+  float m = -INFINITY;
+  for (int i = 0; i < n; ++i) m = std::max(m, v[i]);
+  float sum = 0.f;
+  for (int i = 0; i < n; ++i) {
+    v[i] = std::exp(v[i] - m);
+    sum += v[i];
+  }
+  const float inv = 1.f / sum;
+  for (int i = 0; i < n; ++i) v[i] *= inv;
+}
+
+}  // namespace cokv

@@ -1,0 +1,36 @@
+// Small building blocks of the CPU forward pass (the reference every backend matches).
+// Row-major activations: X [rows, features].
+#pragma once
+#include <cmath>
+#include <vector>
+
+#include "model/config.h"
+#include "model/weights.h"
+
+namespace cokv {
+
+// Y = X W^T for a weight stored [out, in] (ggml layout). Eigen's GEMM, OpenMP inside.
+inline void linear(const Mat& x, const Mat& w, Mat& y) { y.noalias() = x * w.transpose(); }
+
+// Row-wise RMSNorm: y = x / sqrt(mean(x^2) + eps) * g.
+void rms_norm(const Mat& x, const Vec& g, float eps, Mat& y);
+
+// Rotary embedding tables for positions [0, n_pos): cos/sin [n_pos, rope_dim/2].
+struct RopeTable {
+  int rope_dim = 0;
+  RopeStyle style = RopeStyle::Norm;
+  std::vector<float> cos, sin;
+  void build(const ModelConfig& cfg, int n_pos);
+  int n_pos() const { return rope_dim ? int(cos.size()) / (rope_dim / 2) : 0; }
+};
+// Rotates one head vector x[head_dim] in place for position pos.
+void rope_apply(const RopeTable& t, float* x, int pos);
+// Rotates every head of rows: x [n_rows, n_heads*head_dim], row r at position pos[r].
+void rope_rows(const RopeTable& t, Mat& x, int n_heads, int head_dim, const int* pos);
+
+inline float silu(float x) { return x / (1.f + std::exp(-x)); }
+
+// In place: softmax over v[0..n).
+void softmax_inplace(float* v, int n);
+
+}  // namespace cokv
