@@ -1,9 +1,22 @@
 // Byte-level BPE tokenizer built from GGUF metadata (tokenizer.ggml.*), with the
 // pre-tokenizer the file names (tokenizer.ggml.pre: smollm, llama-bpe, ...), special tokens
-// recognised in text, and decoding back to UTF-8. Must match llama.cpp token for token.
+// recognised in text, and decoding back to UTF-8. Must match llama.cpp token for token
+// (tests/data/reference/tokens.json holds llama.cpp's ids for the default model).
+//
+// What it mirrors from llama.cpp (src/llama-vocab.cpp, src/unicode.cpp):
+// - special tokens (control, user-defined, unknown) are cut out of the text first, longest
+//   token text first, each one at every occurrence; with parse_special=false only
+//   user-defined tokens are (control tokens in text are then ordinary text);
+// - each remaining text fragment goes through the pre-tokenizer regexes in sequence, then
+//   GPT-2 byte->unicode mapping, then BPE merges by rank (lowest first, leftmost on ties);
+// - invalid UTF-8 bytes are tokenized as U+FFFD (as llama.cpp does), so such text does not
+//   round-trip;
+// - decode concatenates token pieces without llama.cpp's optional "clean spaces" pass.
+// Only tokenizer.ggml.model == "gpt2" (byte-level BPE) is supported.
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,9 +25,28 @@
 
 namespace cokv {
 
+// Token types as GGUF stores them (tokenizer.ggml.token_type; llama.cpp llama_token_type).
+enum class TokenType : int32_t {
+  Undefined = 0, Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+};
+
+// Everything the tokenizer is built from, as plain data: from_gguf() fills it from the
+// tokenizer.ggml.* keys; tests build small ones by hand.
+struct TokenizerSpec {
+  std::string source = "<tokenizer spec>";  // file name for error messages
+  std::string model = "gpt2";               // tokenizer.ggml.model
+  std::string pre;                          // tokenizer.ggml.pre ("" = llama.cpp "default")
+  std::vector<std::string> tokens;          // tokenizer.ggml.tokens (byte-level strings)
+  std::vector<int32_t> token_types;         // tokenizer.ggml.token_type (empty = all normal)
+  std::vector<std::string> merges;          // tokenizer.ggml.merges ("left right"), rank = index
+  std::optional<int64_t> bos_id, eos_id, eot_id, eom_id;  // tokenizer.ggml.*_token_id
+  std::optional<bool> add_bos;              // tokenizer.ggml.add_bos_token
+};
+
 class Tokenizer {
  public:
   static Tokenizer from_gguf(const GgufFile& f);
+  static Tokenizer from_spec(const TokenizerSpec& spec);
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();
@@ -22,19 +54,27 @@ class Tokenizer {
   // add_bos: prepend BOS (the model's tokenizer.ggml.add_bos_token decides the default
   // through add_bos_default()). parse_special: control tokens written in the text (e.g.
   // "<|im_start|>") become their ids, as llama.cpp does with parse_special=true.
+  // Thread-safe (the per-word BPE cache is guarded).
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special = true) const;
   std::vector<int32_t> encode(std::string_view text) const;  // add_bos_default(), parse special
-  // Decodes to UTF-8; skip_special drops control tokens (BOS, <|im_end|>, ...).
+  // Decodes to UTF-8; skip_special drops control (and unknown) tokens (BOS, <|im_end|>, ...).
+  // Throws Error on an id outside [0, n_vocab).
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const;
-  std::string token_piece(int32_t id) const;  // decoded bytes of one token
+  std::string token_piece(int32_t id) const;  // decoded bytes of one token (specials as text)
+  const std::string& token_text(int32_t id) const;  // the vocab string (byte-level form)
 
   int n_vocab() const;
-  int32_t bos() const;
-  int32_t eos() const;
+  int32_t bos() const;  // -1 if the model has none
+  int32_t eos() const;  // -1 if the model has none
   bool add_bos_default() const;
   bool is_control(int32_t id) const;
-  // End-of-generation tokens: EOS plus EOT-like control tokens (<|im_end|>, <|eot_id|>, ...).
+  TokenType token_type(int32_t id) const;
+  // End-of-generation tokens, sorted: EOS, tokenizer.ggml.eot/eom ids, and the EOT-like
+  // tokens present in the vocab (<|im_end|>, <|eot_id|>, <|end_of_text|>, <|endoftext|>,
+  // <|eom_id|>, <|end|>, <end_of_turn>, ...). llama.cpp's EOG set also contains FIM tokens
+  // (<reponame>, <|file_sep|>...); those are not stops here.
   const std::vector<int32_t>& stop_tokens() const;
+  bool is_stop(int32_t id) const;
   int32_t find_token(std::string_view text) const;  // -1 if absent
   const std::string& pre_name() const;
 
@@ -52,11 +92,23 @@ struct ChatMessage {
 };
 struct ChatTemplate {
   ChatStyle style = ChatStyle::None;
-  std::string default_system;  // ChatML templates that inject a system turn when none is given
-  // Renders the conversation; add_generation_prompt appends the assistant header.
+  // ChatML templates that inject a system turn when the first message is not a system one
+  // (SmolLM2: "You are a helpful AI assistant named SmolLM, trained by Hugging Face"),
+  // extracted from the template text; empty when the template injects none.
+  std::string default_system;
+  // Renders the conversation as the model's Jinja template would; add_generation_prompt
+  // appends the assistant header.
+  //   ChatML: [<|im_start|>system\n{default_system}<|im_end|>\n] then per message
+  //           <|im_start|>{role}\n{content}<|im_end|>\n; prompt <|im_start|>assistant\n
+  //   Llama3: per message <|start_header_id|>{role}<|end_header_id|>\n\n{trim(content)}<|eot_id|>;
+  //           prompt <|start_header_id|>assistant<|end_header_id|>\n\n. The template's leading
+  //           bos_token is NOT written (as llama.cpp's built-in llama3 template): encode with
+  //           add_bos_default() (true for Llama-3) to get it.
+  //   None:   the contents joined by "\n\n" (no markers), for base models.
   std::string apply(const std::vector<ChatMessage>& messages, bool add_generation_prompt = true) const;
   std::string apply_user(const std::string& user) const { return apply({{"user", user}}, true); }
 };
-ChatTemplate chat_template_from_gguf(const GgufFile& f);
+ChatTemplate chat_template_from_string(const std::string& jinja);
+ChatTemplate chat_template_from_gguf(const GgufFile& f);  // None if the key is absent
 
 }  // namespace cokv
