@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Times llama.cpp (through llama-cpp-python) on the same GGUF and thread count as
+`cokv-bench forward`, which runs this script and prints both side by side.
+
+  python llama_reference.py MODEL --threads 2 --prefill 512 2048 --decode-tokens 64 --batch 1 32
+
+Prints one JSON object: prefill tokens/s per length, decode tokens/s per batch size.
+Decode at batch B runs B independent sequences (llama_batch with B seq ids) after a
+shared-length prompt, one token per sequence per step, as cokv's batched decode does.
+"""
+import argparse, json, sys, time
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--prefill", type=int, nargs="+", default=[512, 2048])
+    ap.add_argument("--batch", type=int, nargs="+", default=[1, 32])
+    ap.add_argument("--decode-tokens", type=int, default=64)
+    ap.add_argument("--decode-prompt", type=int, default=512)
+    ap.add_argument("--repeats", type=int, default=2)
+    a = ap.parse_args()
+    import llama_cpp
+    from llama_cpp import llama_cpp as C
+
+    out = {"llama_cpp_python": llama_cpp.__version__, "threads": a.threads, "prefill": {}, "decode": {}}
+    n_ctx = max(max(a.prefill), (a.decode_prompt + a.decode_tokens) * max(a.batch)) + 64
+    llm = llama_cpp.Llama(model_path=a.model, n_ctx=n_ctx, n_batch=2048, n_ubatch=512, n_threads=a.threads,
+                          n_threads_batch=a.threads, n_seq_max=max(a.batch), logits_all=False, verbose=False)
+    ctx = llm._ctx.ctx
+    vocab = llm.n_vocab()
+
+    def toks(n, salt):
+        return [(1000 + 7919 * (i + salt)) % (vocab - 1000) + 500 for i in range(n)]
+
+    def clear():
+        C.llama_kv_self_clear(ctx) if hasattr(C, "llama_kv_self_clear") else C.llama_kv_cache_clear(ctx)
+
+    for n in a.prefill:
+        best = None
+        for r in range(a.repeats):
+            clear()
+            t = toks(n, r)
+            b = C.llama_batch_init(n, 0, 1)
+            for i, tok in enumerate(t):
+                b.token[i] = tok; b.pos[i] = i; b.n_seq_id[i] = 1; b.seq_id[i][0] = 0; b.logits[i] = i == n - 1
+            b.n_tokens = n
+            t0 = time.perf_counter()
+            rc = C.llama_decode(ctx, b)
+            C.llama_synchronize(ctx)
+            dt = time.perf_counter() - t0
+            C.llama_batch_free(b)
+            assert rc == 0, rc
+            best = dt if best is None else min(best, dt)
+        out["prefill"][str(n)] = n / best
+
+    for B in a.batch:
+        clear()
+        P = a.decode_prompt
+        # prompts: one shared-length prompt per sequence (prefilled, not timed)
+        for s in range(B):
+            b = C.llama_batch_init(P, 0, 1)
+            for i, tok in enumerate(toks(P, s)):
+                b.token[i] = tok; b.pos[i] = i; b.n_seq_id[i] = 1; b.seq_id[i][0] = s; b.logits[i] = i == P - 1
+            b.n_tokens = P
+            assert C.llama_decode(ctx, b) == 0
+            C.llama_batch_free(b)
+        b = C.llama_batch_init(B, 0, 1)
+        t0 = time.perf_counter()
+        for step in range(a.decode_tokens):
+            for s in range(B):
+                b.token[s] = toks(1, 31 * step + s)[0]; b.pos[s] = P + step; b.n_seq_id[s] = 1
+                b.seq_id[s][0] = s; b.logits[s] = 1
+            b.n_tokens = B
+            assert C.llama_decode(ctx, b) == 0
+        C.llama_synchronize(ctx)
+        dt = time.perf_counter() - t0
+        C.llama_batch_free(b)
+        out["decode"][str(B)] = B * a.decode_tokens / dt
+    json.dump(out, sys.stdout)
+    print()
+
+
+if __name__ == "__main__":
+    main()
