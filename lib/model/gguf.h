@@ -13,7 +13,9 @@
 
 namespace cokv {
 
-// ggml tensor types (values as in ggml.h).
+// ggml tensor types (values as in ggml.h). The reader knows the block sizes of every type
+// ggml defines (IQ*, TQ*, I8.., MXFP4 too) so it can parse any file; dequant.h says which
+// ones can be decoded. A value outside this list is rejected at open.
 enum class GgmlType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9,
   Q2_K = 10, Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
@@ -27,6 +29,9 @@ struct GgufValue {
     ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
   };
   Type type = Type::U8;
+  Type array_type = Type::U8;  // element type when type == ARRAY (kept for empty arrays)
+  // U8/U16/U32/U64 -> uint64_t, I8..I64 -> int64_t, F32/F64 -> double, BOOL -> bool,
+  // STRING -> std::string, ARRAY -> std::vector<GgufValue>.
   std::variant<uint64_t, int64_t, double, bool, std::string, std::vector<GgufValue>> v;
 };
 const char* gguf_type_name(GgufValue::Type t);
@@ -35,8 +40,8 @@ struct GgufTensorInfo {
   std::string name;
   GgmlType type = GgmlType::F32;
   std::vector<int64_t> ne;      // ggml order: ne[0] is the fastest-varying (row length)
-  uint64_t offset = 0;          // relative to the data section
-  uint64_t n_bytes = 0;
+  uint64_t offset = 0;          // relative to the data section (a multiple of the alignment)
+  uint64_t n_bytes = 0;         // bytes of data (row bytes * rows)
   const uint8_t* data = nullptr;  // into the mapping
   int64_t n_elements() const;
 };
@@ -45,6 +50,8 @@ class GgufFile {
  public:
   // Maps the file read-only and parses header, metadata and tensor infos (all validated).
   static GgufFile open(const std::string& path);
+  // Parses an in-memory image (tests, embedded files); name stands in for the path in errors.
+  static GgufFile from_buffer(std::vector<uint8_t> bytes, const std::string& name);
   GgufFile(GgufFile&&) noexcept;
   GgufFile& operator=(GgufFile&&) noexcept;
   ~GgufFile();
@@ -52,6 +59,7 @@ class GgufFile {
   const std::string& path() const;
   uint32_t version() const;
   uint64_t alignment() const;
+  uint64_t data_offset() const;  // file offset of the (aligned) data section
 
   bool has(const std::string& key) const;
   const GgufValue& value(const std::string& key) const;  // throws naming file and key
@@ -72,7 +80,7 @@ class GgufFile {
   std::optional<bool> find_bool(const std::string& key) const;
   std::optional<std::string> find_string(const std::string& key) const;
 
-  const std::vector<GgufTensorInfo>& tensors() const;
+  const std::vector<GgufTensorInfo>& tensors() const;  // in file order
   const GgufTensorInfo* find_tensor(const std::string& name) const;
   const GgufTensorInfo& tensor(const std::string& name) const;  // throws if absent
 

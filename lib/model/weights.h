@@ -20,7 +20,7 @@ struct LayerWeights {
   Mat wq;             // [H*D, E]
   Mat wk;             // [G*D, E]
   Mat wv;             // [G*D, E]
-  RowVec bq, bk, bv;  // [H*D], [G*D], [G*D]; empty unless config.qkv_bias
+  RowVec bq, bk, bv;  // [H*D], [G*D], [G*D]; present iff config.qkv_bias (qwen2)
   Mat wo;             // [E, H*D]
   Vec ffn_norm;       // [E]
   Mat w_gate;         // [F, E]
@@ -38,6 +38,8 @@ struct Weights {
 
 // Loads every tensor by name (llama.cpp names: token_embd, blk.N.attn_q, ...), checks shapes
 // against the config and throws naming the file, tensor and expected shape on a mismatch.
+// Also throws when the file holds a tensor no field takes (e.g. rope_freqs.weight), since
+// ignoring it would silently change the model. Decodes in parallel (OpenMP).
 Weights load_weights(const GgufFile& f, const ModelConfig& cfg);
 
 }  // namespace cokv
