@@ -315,3 +315,25 @@ TEST_CASE("score files: per-dataset 100 x mean, rounded as eval.py", "[longbench
                                                    "\n");
   CHECK(error_of([&] { lb::score_prediction_files({d}); }).find(d + ":1: field 'dataset'") == 0);
 }
+
+TEST_CASE("score files: the reference pairs pool into eval.py's per-dataset numbers", "[longbench]") {
+  // The pairs file carries pred/answers/all_classes/dataset plus the reference per-record score.
+  const std::string path = std::string(COKV_SOURCE_DIR) + "/tests/data/longbench/longbench_metric_pairs.jsonl";
+  std::map<std::string, std::pair<double, size_t>> want;  // dataset -> (sum of expected, n), file order
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line);
+    auto& w = want[j["dataset"].get<std::string>()];
+    w.first += j["expected"].get<double>();
+    ++w.second;
+  }
+  const auto rep = lb::score_prediction_files({path});
+  REQUIRE(rep.datasets.size() == 16);
+  for (const auto& d : rep.datasets) {
+    INFO(d.dataset);
+    CHECK(d.n == 150);
+    CHECK(d.score == lb::py_round2(100 * want.at(d.dataset).first / 150.0));
+  }
+  CHECK(rep.datasets.front().dataset == "narrativeqa");  // order of first appearance
+}
