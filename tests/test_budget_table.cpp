@@ -26,6 +26,14 @@ fs::path tmp_dir() {
   return d;
 }
 
+// Removes this file's temp folder when the test binary exits.
+struct TempCleanup {
+  ~TempCleanup() {
+    std::error_code ec;
+    fs::remove_all(fs::temp_directory_path() / ("cokv-test-bt-" + std::to_string(::getpid())), ec);
+  }
+} temp_cleanup;
+
 // A valid SmolLM2-shaped table: 30 layers x 3 KV heads, two tables.
 BudgetTable sample_table() {
   BudgetTable t;
