@@ -1,10 +1,9 @@
 // Exports for other engines, each parsed back and shape-checked: HeadKV key order and count,
 // DuoAttention tsv rows/cols and config, LU-KV [99, L, G] with exact per-slice and per-layer
 // totals, KV-Compress npz members, per-layer lists.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>

@@ -1,9 +1,8 @@
 // Heatmaps: PNG and SVG files created and non-empty (skipped with a WARN without gnuplot);
 // a missing gnuplot gives a clear error.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 

@@ -1,7 +1,6 @@
 // Progress: status text (rate, ETA, extra), log-mode throttling, terminal redraw, threads.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <sstream>
 #include <thread>
 #include <vector>

@@ -15,7 +15,8 @@ std::string format_duration(double s) {
   const int64_t t = static_cast<int64_t>(std::llround(s));
   char buf[48];
   if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(t / 3600), (long long)(t / 60 % 60), (long long)(t % 60));
+    std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", (long long)(t / 3600), (long long)(t / 60 % 60),
+                  (long long)(t % 60));
   else
     std::snprintf(buf, sizeof buf, "%lld:%02lld", (long long)(t / 60), (long long)(t % 60));
   return buf;
@@ -30,7 +31,9 @@ bool Progress::is_terminal(const std::ostream& os) {
 Progress::Progress(std::ostream& os, std::string what, int64_t total, Options opt)
     : os_(os), what_(std::move(what)), total_(total), opt_(std::move(opt)) {
   if (!opt_.clock)
-    opt_.clock = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
+    opt_.clock = [] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    };
   tty_ = opt_.tty ? *opt_.tty : is_terminal(os_);
   start_ = last_emit_ = opt_.clock();
 }
@@ -85,16 +88,22 @@ std::string Progress::status_locked(double now) const {
   char buf[160];
   std::string s = what_ + ": " + std::to_string(done_);
   if (total_ > 0) {
-    std::snprintf(buf, sizeof buf, "/%lld (%.1f%%)", (long long)total_, 100.0 * double(done_) / double(total_));
+    std::snprintf(buf, sizeof buf, "/%lld (%.1f%%)", (long long)total_,
+                  100.0 * double(done_) / double(total_));
     s += buf;
   }
-  if (rate >= 10) std::snprintf(buf, sizeof buf, " %.0f/s", rate);
-  else if (rate >= 0.1) std::snprintf(buf, sizeof buf, " %.2f/s", rate);
-  else std::snprintf(buf, sizeof buf, " %.1f/min", rate * 60);
+  if (rate >= 10)
+    std::snprintf(buf, sizeof buf, " %.0f/s", rate);
+  else if (rate >= 0.1)
+    std::snprintf(buf, sizeof buf, " %.2f/s", rate);
+  else
+    std::snprintf(buf, sizeof buf, " %.1f/min", rate * 60);
   s += buf;
   if (total_ > 0 && !finished_) {
-    if (done_ >= total_) s += " ETA 0:00";
-    else if (rate > 0) s += " ETA " + format_duration(double(total_ - done_) / rate);
+    if (done_ >= total_)
+      s += " ETA 0:00";
+    else if (rate > 0)
+      s += " ETA " + format_duration(double(total_ - done_) / rate);
   }
   s += " elapsed " + format_duration(elapsed);
   if (!extra_.empty()) s += " | " + extra_;

@@ -30,7 +30,8 @@ class Progress {
 
   // total <= 0: unknown (no percentage or ETA).
   Progress(std::ostream& os, std::string what, int64_t total, Options opt);
-  Progress(std::ostream& os, std::string what, int64_t total) : Progress(os, std::move(what), total, Options{}) {}
+  Progress(std::ostream& os, std::string what, int64_t total)
+      : Progress(os, std::move(what), total, Options{}) {}
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;

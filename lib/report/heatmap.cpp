@@ -77,12 +77,13 @@ std::string gnuplot_png_terminal(const std::string& gnuplot) {
   throw Error(gnuplot + ": neither the 'pngcairo' nor the 'png' terminal works (install gnuplot-nox)");
 }
 
-void write_heatmap(const std::vector<double>& values, int n_layers, int n_kv_heads, const std::string& png_path,
-                   const std::string& svg_path, const HeatmapOptions& opt) {
+void write_heatmap(const std::vector<double>& values, int n_layers, int n_kv_heads,
+                   const std::string& png_path, const std::string& svg_path, const HeatmapOptions& opt) {
   const std::string where = !png_path.empty() ? png_path : svg_path;
   if (n_layers <= 0 || n_kv_heads <= 0 || values.size() != size_t(n_layers) * n_kv_heads)
-    fail(where, "heatmap values", std::to_string(size_t(std::max(n_layers, 0)) * std::max(n_kv_heads, 0)) +
-                                      " values (n_layers x n_kv_heads)",
+    fail(where, "heatmap values",
+         std::to_string(size_t(std::max(n_layers, 0)) * std::max(n_kv_heads, 0)) +
+             " values (n_layers x n_kv_heads)",
          std::to_string(values.size()));
   for (double v : values)
     if (!std::isfinite(v)) fail(where, "heatmap values", "finite numbers", std::to_string(v));

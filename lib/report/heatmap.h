@@ -9,17 +9,17 @@
 namespace cokv {
 
 struct HeatmapOptions {
-  std::string title;                 // drawn verbatim (no gnuplot markup)
-  std::string value_label = "score"; // colour-bar label
-  std::string gnuplot = "gnuplot";   // executable (name on PATH or a path)
-  int width_px = 0;                  // 0: automatic from the number of heads/layers
+  std::string title;                  // drawn verbatim (no gnuplot markup)
+  std::string value_label = "score";  // colour-bar label
+  std::string gnuplot = "gnuplot";    // executable (name on PATH or a path)
+  int width_px = 0;                   // 0: automatic from the number of heads/layers
   int height_px = 0;
 };
 
 // values: [n_layers * n_kv_heads], p = il * n_kv_heads + ih. Layer 0 is drawn at the top.
 // Either path may be empty to skip that format. Throws naming the file on failure.
-void write_heatmap(const std::vector<double>& values, int n_layers, int n_kv_heads, const std::string& png_path,
-                   const std::string& svg_path, const HeatmapOptions& opt = {});
+void write_heatmap(const std::vector<double>& values, int n_layers, int n_kv_heads,
+                   const std::string& png_path, const std::string& svg_path, const HeatmapOptions& opt = {});
 
 // Whether `gnuplot --version` runs.
 bool gnuplot_available(const std::string& gnuplot = "gnuplot");
