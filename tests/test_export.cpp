@@ -25,6 +25,14 @@ fs::path tmp_dir(const std::string& name) {
   return d;
 }
 
+// Removes this file's temp folder when the test binary exits.
+struct TempCleanup {
+  ~TempCleanup() {
+    std::error_code ec;
+    fs::remove_all(fs::temp_directory_path() / ("cokv-test-export-" + std::to_string(::getpid())), ec);
+  }
+} temp_cleanup;
+
 BudgetTable smol_table() {
   BudgetTable t;
   t.model = {"SmolLM2-135M-Instruct", "llama", 30, 9, 3, 64, ""};
@@ -166,5 +174,4 @@ TEST_CASE("export: export_all writes every format; npz members and layer lists",
       REQUIRE(o["kvpress_compression_ratios"][il].get<double>() == Approx(1.0 - mcp[il] / 8000.0));
     }
   }
-  fs::remove_all(tmp_dir("").parent_path());
 }
