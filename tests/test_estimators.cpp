@@ -106,7 +106,7 @@ TEST_CASE("exact: efficiency, symmetry, null player, Shapley = mean of SV over a
   }
 }
 
-TEST_CASE("exact: additive game gives its weights; pairwise game matches its closed forms", "[estimators]") {
+TEST_CASE("exact: additive game gives its weights; pairwise and interaction games match their closed forms", "[estimators]") {
   const int n = 10;
   PairwiseGame pw = PairwiseGame::random(n, 3, 1.0);
   JournaledGame g(pw);
@@ -114,6 +114,13 @@ TEST_CASE("exact: additive game gives its weights; pairwise game matches its clo
   REQUIRE(max_abs_diff(ex.shapley, pw.shapley()) < 1e-13);
   for (int j = 1; j <= n; ++j) REQUIRE(max_abs_diff(ex.sv_by_size[j], pw.slice_values(j)) < 1e-13);
   REQUIRE(max_abs_diff(exact_ssv(ex).values, pw.ssv(default_slices(n))) < 1e-13);
+
+  // Unanimity terms of orders 1..4 and 7: SV_{i,j} closed form (hypergeometric) against enumeration.
+  InteractionGame ig = InteractionGame::random(n, 4, {{2, 6, 3.0}, {3, 6, 3.0}, {4, 4, 3.0}, {7, 2, 5.0}});
+  JournaledGame gi(ig);
+  const ExactValues exi = exact_values(gi, 64);
+  REQUIRE(max_abs_diff(exi.shapley, ig.shapley()) < 1e-13);
+  for (int j = 1; j <= n; ++j) REQUIRE(max_abs_diff(exi.sv_by_size[j], ig.slice_values(j)) < 1e-12);
 
   std::vector<double> a(n), zeros(size_t(n) * n, 0.0);
   for (int i = 0; i < n; ++i) a[i] = 0.1 * i - 0.3;
@@ -171,6 +178,12 @@ TEST_CASE("regression: exact on additive games, within 4.5 se on arbitrary games
   // U is linear, so the fit has zero residual once the design has full rank.
   REQUIRE(max_abs_diff(regression_values(ga, {fixed(40), Target::shapley, {}}).values, exa.shapley) < 1e-9);
   REQUIRE(max_abs_diff(regression_values(ga, {fixed(40), Target::ssv, {}}).values, exact_ssv(exa).values) < 1e-9);
+  // Paired samples make pairwise games exact too: in g(S) = U(S) - U(N\S) the products z_i z_j
+  // of b_ij cancel, leaving sum_{i in S} B_i - sum b, linear in 1_S.
+  PairwiseGame pw = PairwiseGame::random(n, 12, 4.0);
+  JournaledGame gp(pw);
+  REQUIRE(max_abs_diff(regression_values(gp, {fixed(40), Target::shapley, {}}).values, pw.shapley()) < 1e-9);
+  REQUIRE(max_abs_diff(regression_values(gp, {fixed(40), Target::ssv, {}}).values, pw.ssv(default_slices(n))) < 1e-9);
 
   TableGame game = TableGame::random(n, 7);
   JournaledGame g(game);

@@ -87,8 +87,6 @@ class RegressionScheme final : public Scheme {
     double wsum = 0;
     for (const Class& k : classes_) wsum += k.weight;
     for (Class& k : classes_) k.weight /= wsum;
-    class_of_size_.assign(n + 1, -1);
-    for (size_t k = 0; k < classes_.size(); ++k) class_of_size_[classes_[k].size] = int(k);
     for (int c = 0; c < opt.chains; ++c) chain_.emplace_back(n, int(classes_.size()));
   }
 
@@ -318,7 +316,6 @@ class RegressionScheme final : public Scheme {
   std::vector<int> slices_;  // H (Shapley: 1..n-1)
   double scale_;             // r: phi = r SSV + const
   std::vector<Class> classes_;
-  std::vector<int> class_of_size_;
   uint64_t total_mass_ = 0;
   double u_empty_ = 0, u_full_ = 0;
   std::vector<Chain> chain_;

@@ -52,6 +52,39 @@ class PairwiseGame final : public Game {
   std::vector<double> a_, b_;
 };
 
+// A sparse sum of unanimity games: U(S) = sum_T c_T [T subset of S] over a list of terms T (the
+// Harsanyi dividends). Players' synergies of any order, e.g. circuits of heads that only work
+// together. Closed forms: Shapley_i = sum_{T containing i} c_T / |T|, and with t = |T|,
+//   SV_{i,j} = sum_{T containing i} c_T C(n-t, j-t) / C(n-1, j-1)
+//            + sum_{T not containing i} c_T [C(n-1-t, j-1-t) / C(n-1, j-1) - C(n-1-t, n-j-t) / C(n-1, n-j)].
+// Orders >= 3 weigh slices differently from Shapley's average, so SSV and Shapley rankings part.
+class InteractionGame final : public Game {
+ public:
+  struct Term {
+    std::vector<int> players;
+    double coefficient;
+  };
+  struct Spec {
+    int order;        // players per term
+    int count;        // terms, each over uniformly drawn distinct players
+    double strength;  // coefficients ~ strength * N(0,1) / n
+  };
+  InteractionGame(int n, std::vector<Term> terms);
+  // Singletons a_i ~ N(0,1)/n for every player, plus the random terms of each spec; keyed stream
+  // (seed, 2, 0, 0).
+  static InteractionGame random(int n, uint64_t seed, const std::vector<Spec>& specs);
+  int n_players() const override { return n_; }
+  void evaluate(std::span<const Coalition> batch, std::span<double> utilities) override;
+
+  std::vector<double> shapley() const;
+  std::vector<double> slice_values(int j) const;  // SV_{., j}
+  std::vector<double> ssv(const std::vector<int>& slices) const;
+
+ private:
+  int n_;
+  std::vector<Term> terms_;
+};
+
 // U(S) = f(S), e.g. glove or voting games in tests.
 class FunctionGame final : public Game {
  public:
