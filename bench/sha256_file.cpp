@@ -3,9 +3,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <vector>
 #include <filesystem>
 #include <iostream>
+#include <vector>
 
 #include "core/paths.h"
 #include "core/sha256.h"
@@ -31,8 +31,8 @@ int main(int argc, char** argv) try {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double mb = std::filesystem::file_size(path) / 1e6;
   std::cout << hex << "  " << path << "\n"
-            << mb << " MB in " << s << " s = " << mb / s << " MB/s (SHA-NI " << (cokv::sha256_has_hw() && !portable ? "on" : "off")
-            << ")\n";
+            << mb << " MB in " << s << " s = " << mb / s << " MB/s (SHA-NI "
+            << (cokv::sha256_has_hw() && !portable ? "on" : "off") << ")\n";
 } catch (const std::exception& e) {
   std::cerr << "sha256_file: " << e.what() << "\n";
   return 1;

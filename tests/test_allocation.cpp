@@ -1,8 +1,7 @@
 // Allocation: exact totals and floors on random scores, CoKV Eq. 3 against a hand computation,
 // proportional/uniform/Task-KV rules, prompt-length caps and per-layer helpers.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <numeric>
 #include <random>
 
@@ -46,7 +45,7 @@ TEST_CASE("allocation: exact sums and floors on random scores", "[allocation]") 
     const int window = int(rng() % 17);
     const double mean = window + double(rng() % 600);
     std::vector<double> s(n);
-    for (auto& x : s) x = nd(rng) * (trial % 3 == 0 ? 1e-9 : 1.0);  // tiny spreads too
+    for (auto& x : s) x = nd(rng) * (trial % 3 == 0 ? 1e-9 : 1.0);      // tiny spreads too
     if (trial % 7 == 0) std::fill(s.begin(), s.begin() + n / 2, 0.25);  // many exact ties
     INFO("trial " << trial << " n " << n << " window " << window << " mean " << mean);
     for (const auto& c : cokv_candidates(s, mean, window)) {

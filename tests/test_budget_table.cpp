@@ -1,10 +1,9 @@
 // cokv.budget.v1: round trip, .npy twin, and every malformed-file case named in the spec
 // (format string, shapes, non-integer / NaN / negative / string budgets, budget < window,
 // sums, mismatch against a model config of 30 layers x 3 KV heads).
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 
 #include "core/error.h"
@@ -25,6 +24,14 @@ fs::path tmp_dir() {
   fs::create_directories(d);
   return d;
 }
+
+// Removes this file's temp folder when the test binary exits.
+struct TempCleanup {
+  ~TempCleanup() {
+    std::error_code ec;
+    fs::remove_all(fs::temp_directory_path() / ("cokv-test-bt-" + std::to_string(::getpid())), ec);
+  }
+} temp_cleanup;
 
 // A valid SmolLM2-shaped table: 30 layers x 3 KV heads, two tables.
 BudgetTable sample_table() {
@@ -103,8 +110,8 @@ TEST_CASE("budget table: .npy twins", "[budget_table]") {
   const std::string path = (tmp_dir() / "twin.json").string();
   auto files = write_npy_twin(path, t);
   const std::string stem = (tmp_dir() / "twin").string();
-  REQUIRE(files == std::vector<std::string>{stem + ".scores.npy", stem + ".score_stderr.npy", stem + ".budgets.64.npy",
-                                            stem + ".budgets.128.npy"});
+  REQUIRE(files == std::vector<std::string>{stem + ".scores.npy", stem + ".score_stderr.npy",
+                                            stem + ".budgets.64.npy", stem + ".budgets.128.npy"});
   const auto s = npy::load(files[0]);
   REQUIRE(s.dtype == npy::Dtype::f4);
   REQUIRE(s.shape == std::vector<int64_t>{30, 3});
@@ -130,39 +137,46 @@ TEST_CASE("budget table: malformed files name file, field, expected and got", "[
     f(j);
     return j;
   };
-  expect_bad(mod([](json& j) { j["format"] = "cokv.budget.v0"; }), {"format", "cokv.budget.v1", "cokv.budget.v0"},
-             "format");
+  expect_bad(mod([](json& j) { j["format"] = "cokv.budget.v0"; }),
+             {"format", "cokv.budget.v1", "cokv.budget.v0"}, "format");
   expect_bad(mod([](json& j) { j.erase("format"); }), {"format", "missing"}, "format_missing");
   // Shapes.
-  expect_bad(mod([](json& j) { j["scores"].erase(29); }), {"scores", "30 rows", "got 29 rows"}, "scores_rows");
+  expect_bad(mod([](json& j) { j["scores"].erase(29); }), {"scores", "30 rows", "got 29 rows"},
+             "scores_rows");
   expect_bad(mod([](json& j) { j["scores"][4].push_back(0.5); }), {"scores[4]", "3 values", "got 4 values"},
              "scores_cols");
-  expect_bad(mod([](json& j) { j["tables"][1]["budgets"].erase(0); }), {"tables[1].budgets", "30 rows"}, "budget_rows");
-  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][7] = {64, 64}; }), {"tables[0].budgets[7]", "3 values"},
-             "budget_cols");
+  expect_bad(mod([](json& j) { j["tables"][1]["budgets"].erase(0); }), {"tables[1].budgets", "30 rows"},
+             "budget_rows");
+  expect_bad(mod([](json& j) {
+               j["tables"][0]["budgets"][7] = {64, 64};
+             }),
+             {"tables[0].budgets[7]", "3 values"}, "budget_cols");
   expect_bad(mod([](json& j) { j["score_stderr"][2] = 0.1; }), {"score_stderr[2]", "a row"}, "stderr_row");
   // Non-integer, NaN (written as null by JSON encoders), negative, string budgets; below window.
-  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = 12.5; }), {"tables[0].budgets[3][1]", "integer", "12.5"},
-             "budget_float");
-  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = 12.0; }), {"tables[0].budgets[3][1]", "integer"},
-             "budget_float_integral");
-  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = nullptr; }), {"tables[0].budgets[3][1]", "null"},
-             "budget_null");
+  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = 12.5; }),
+             {"tables[0].budgets[3][1]", "integer", "12.5"}, "budget_float");
+  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = 12.0; }),
+             {"tables[0].budgets[3][1]", "integer"}, "budget_float_integral");
+  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = nullptr; }),
+             {"tables[0].budgets[3][1]", "null"}, "budget_null");
   expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = -3; }), {"tables[0].budgets[3][1]", "-3"},
              "budget_negative");
-  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = "64"; }), {"tables[0].budgets[3][1]", "\"64\""},
-             "budget_string");
-  expect_bad(mod([](json& j) { j["tables"][1]["budgets"][0][0] = 7; }), {"tables[1].budgets[0][0]", "window (8)", "got 7"},
-             "budget_below_window");
-  expect_bad(mod([](json& j) {
-               j["tables"][1]["budgets"][0][0] = j["tables"][1]["budgets"][0][0].get<int>() + 1;
-             }),
-             {"tables[1].budgets", "11520", "11521"}, "budget_sum");
-  expect_bad(mod([](json& j) { j["scores"][0][0] = "high"; }), {"scores[0][0]", "finite number"}, "score_string");
-  expect_bad(mod([](json& j) { j["model"]["n_layers"] = 30.5; }), {"model.n_layers", "integer"}, "model_float");
-  expect_bad(mod([](json& j) { j["model"]["n_heads"] = 10; }), {"model.n_heads", "multiple of n_kv_heads"}, "heads");
+  expect_bad(mod([](json& j) { j["tables"][0]["budgets"][3][1] = "64"; }),
+             {"tables[0].budgets[3][1]", "\"64\""}, "budget_string");
+  expect_bad(mod([](json& j) { j["tables"][1]["budgets"][0][0] = 7; }),
+             {"tables[1].budgets[0][0]", "window (8)", "got 7"}, "budget_below_window");
+  expect_bad(
+      mod([](json& j) { j["tables"][1]["budgets"][0][0] = j["tables"][1]["budgets"][0][0].get<int>() + 1; }),
+      {"tables[1].budgets", "11520", "11521"}, "budget_sum");
+  expect_bad(mod([](json& j) { j["scores"][0][0] = "high"; }), {"scores[0][0]", "finite number"},
+             "score_string");
+  expect_bad(mod([](json& j) { j["model"]["n_layers"] = 30.5; }), {"model.n_layers", "integer"},
+             "model_float");
+  expect_bad(mod([](json& j) { j["model"]["n_heads"] = 10; }), {"model.n_heads", "multiple of n_kv_heads"},
+             "heads");
   expect_bad(mod([](json& j) { j["method"].erase("name"); }), {"method", "name"}, "method_name");
-  expect_bad(mod([](json& j) { j["tables"][0]["mean_budget"] = "64"; }), {"tables[0].mean_budget", "number"}, "mean_str");
+  expect_bad(mod([](json& j) { j["tables"][0]["mean_budget"] = "64"; }), {"tables[0].mean_budget", "number"},
+             "mean_str");
   expect_bad(mod([](json& j) { j["window"] = -1; }), {"window", "-1"}, "window_negative");
 
   // A literal NaN (as Python's json.dump writes it) is not JSON at all.
@@ -170,9 +184,10 @@ TEST_CASE("budget table: malformed files name file, field, expected and got", "[
   std::string text = good.dump();
   text.replace(text.find("\"scores\":[[") + 11, 0, "NaN,");
   write_file_bytes(path, text);
-  REQUIRE_THROWS_WITH(read_budget_table(path), Catch::Contains(path) && Catch::Contains("not valid JSON") &&
-                                                   Catch::Contains("NaN"));
-  REQUIRE_THROWS_WITH(read_budget_table((tmp_dir() / "missing.json").string()), Catch::Contains("missing.json"));
+  REQUIRE_THROWS_WITH(read_budget_table(path),
+                      Catch::Contains(path) && Catch::Contains("not valid JSON") && Catch::Contains("NaN"));
+  REQUIRE_THROWS_WITH(read_budget_table((tmp_dir() / "missing.json").string()),
+                      Catch::Contains("missing.json"));
 }
 
 TEST_CASE("budget table: checked against a model config (30 layers x 3 KV heads)", "[budget_table]") {
@@ -191,12 +206,14 @@ TEST_CASE("budget table: checked against a model config (30 layers x 3 KV heads)
   big.scores.assign(256, 1.0);
   big.tables.push_back({128, std::nullopt, allocate_uniform(256, 128, 8), json::object()});
   REQUIRE_THROWS_WITH(check_against_model(big, cfg, path),
-                      Catch::Contains(path) && Catch::Contains("model.n_layers") && Catch::Contains("expected 30") &&
-                          Catch::Contains("got 32"));
+                      Catch::Contains(path) && Catch::Contains("model.n_layers") &&
+                          Catch::Contains("expected 30") && Catch::Contains("got 32"));
   big.model.n_layers = 30;
   big.scores.assign(240, 1.0);
   big.tables[0].budgets = allocate_uniform(240, 128, 8);
-  REQUIRE_THROWS_WITH(check_against_model(big, cfg, path),
-                      Catch::Contains("model.n_kv_heads") && Catch::Contains("expected 3") && Catch::Contains("got 8"));
-  REQUIRE_THROWS_WITH(check_against_model(t, 30, 3, path, 9, std::string(64, 'b')), Catch::Contains("file_sha256"));
+  REQUIRE_THROWS_WITH(check_against_model(big, cfg, path), Catch::Contains("model.n_kv_heads") &&
+                                                               Catch::Contains("expected 3") &&
+                                                               Catch::Contains("got 8"));
+  REQUIRE_THROWS_WITH(check_against_model(t, 30, 3, path, 9, std::string(64, 'b')),
+                      Catch::Contains("file_sha256"));
 }

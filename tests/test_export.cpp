@@ -1,10 +1,9 @@
 // Exports for other engines, each parsed back and shape-checked: HeadKV key order and count,
 // DuoAttention tsv rows/cols and config, LU-KV [99, L, G] with exact per-slice and per-layer
 // totals, KV-Compress npz members, per-layer lists.
-#include <catch2/catch.hpp>
-
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -25,6 +24,14 @@ fs::path tmp_dir(const std::string& name) {
   fs::create_directories(d);
   return d;
 }
+
+// Removes this file's temp folder when the test binary exits.
+struct TempCleanup {
+  ~TempCleanup() {
+    std::error_code ec;
+    fs::remove_all(fs::temp_directory_path() / ("cokv-test-export-" + std::to_string(::getpid())), ec);
+  }
+} temp_cleanup;
 
 BudgetTable smol_table() {
   BudgetTable t;
@@ -167,5 +174,4 @@ TEST_CASE("export: export_all writes every format; npz members and layer lists",
       REQUIRE(o["kvpress_compression_ratios"][il].get<double>() == Approx(1.0 - mcp[il] / 8000.0));
     }
   }
-  fs::remove_all(tmp_dir("").parent_path());
 }

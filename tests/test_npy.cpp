@@ -1,10 +1,9 @@
 // .npy/.npz: round trips, byte parity with np.save (golden files from
 // scripts/dev/make_npy_golden.py, numpy 2.x), and clear errors on malformed input.
-#include <catch2/catch.hpp>
-
-#include <cmath>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 
 #include "core/error.h"
@@ -14,7 +13,9 @@
 namespace fs = std::filesystem;
 using namespace cokv;
 
-static std::string golden(const std::string& name) { return std::string(COKV_SOURCE_DIR) + "/tests/data/npy/" + name; }
+static std::string golden(const std::string& name) {
+  return std::string(COKV_SOURCE_DIR) + "/tests/data/npy/" + name;
+}
 
 static fs::path tmp_dir() {
   fs::path d = fs::temp_directory_path() / ("cokv-test-npy-" + std::to_string(::getpid()));
@@ -81,8 +82,8 @@ TEST_CASE("npy: numpy's files decode to the expected values", "[npy]") {
   auto l = npy::load(golden("i8_2x3x4.npy")).values<int64_t>();
   REQUIRE(l[23] == int64_t(23) * 1000000007 - 5);
   // Asking for the wrong type names the dtypes.
-  REQUIRE_THROWS_WITH(a.values<int32_t>("scores.npy"), Catch::Contains("scores.npy") && Catch::Contains("'<i4'") &&
-                                                           Catch::Contains("'<f4'"));
+  REQUIRE_THROWS_WITH(a.values<int32_t>("scores.npy"),
+                      Catch::Contains("scores.npy") && Catch::Contains("'<i4'") && Catch::Contains("'<f4'"));
 }
 
 TEST_CASE("npy: save/load round trip for every dtype", "[npy]") {
@@ -102,18 +103,22 @@ TEST_CASE("npy: save/load round trip for every dtype", "[npy]") {
 TEST_CASE("npy: malformed files are refused naming file and field", "[npy]") {
   REQUIRE_THROWS_WITH(npy::load(golden("bad_fortran.npy")),
                       Catch::Contains("bad_fortran.npy") && Catch::Contains("fortran_order"));
-  REQUIRE_THROWS_WITH(npy::load(golden("bad_bigendian.npy")),
-                      Catch::Contains("bad_bigendian.npy") && Catch::Contains("descr") && Catch::Contains("'>f4'"));
+  REQUIRE_THROWS_WITH(npy::load(golden("bad_bigendian.npy")), Catch::Contains("bad_bigendian.npy") &&
+                                                                  Catch::Contains("descr") &&
+                                                                  Catch::Contains("'>f4'"));
   const std::string good = read_file_bytes(golden("f4_30x3.npy"));
-  REQUIRE_THROWS_WITH(npy::decode("hello world", "x.npy"), Catch::Contains("x.npy") && Catch::Contains("magic"));
-  REQUIRE_THROWS_WITH(npy::decode(good.substr(0, good.size() - 4), "short.npy"),
-                      Catch::Contains("short.npy") && Catch::Contains("360 bytes") && Catch::Contains("got 356"));
+  REQUIRE_THROWS_WITH(npy::decode("hello world", "x.npy"),
+                      Catch::Contains("x.npy") && Catch::Contains("magic"));
+  REQUIRE_THROWS_WITH(
+      npy::decode(good.substr(0, good.size() - 4), "short.npy"),
+      Catch::Contains("short.npy") && Catch::Contains("360 bytes") && Catch::Contains("got 356"));
   std::string v9 = good;
   v9[6] = 9;
   REQUIRE_THROWS_WITH(npy::decode(v9, "v9.npy"), Catch::Contains("format version"));
   std::string badhdr = good;
   badhdr.replace(badhdr.find("'shape'"), 7, "'shope'");
-  REQUIRE_THROWS_WITH(npy::decode(badhdr, "h.npy"), Catch::Contains("h.npy") && Catch::Contains("npy header"));
+  REQUIRE_THROWS_WITH(npy::decode(badhdr, "h.npy"),
+                      Catch::Contains("h.npy") && Catch::Contains("npy header"));
   REQUIRE_THROWS_WITH(npy::load(golden("does_not_exist.npy")), Catch::Contains("does_not_exist.npy"));
 }
 
@@ -148,5 +153,6 @@ TEST_CASE("npz: reads np.savez output and round-trips ours", "[npy]") {
 
   REQUIRE_THROWS_WITH(npy::load_npz(golden("bad_compressed.npz")),
                       Catch::Contains("bad_compressed.npz") && Catch::Contains("stored"));
-  REQUIRE_THROWS_WITH(npy::load_npz(golden("f4_30x3.npy")), Catch::Contains("f4_30x3.npy") && Catch::Contains("zip"));
+  REQUIRE_THROWS_WITH(npy::load_npz(golden("f4_30x3.npy")),
+                      Catch::Contains("f4_30x3.npy") && Catch::Contains("zip"));
 }

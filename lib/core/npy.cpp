@@ -14,10 +14,14 @@ static_assert(sizeof(float) == 4 && sizeof(double) == 8, "IEEE float sizes assum
 
 const char* descr(Dtype t) {
   switch (t) {
-    case Dtype::f4: return "<f4";
-    case Dtype::i4: return "<i4";
-    case Dtype::f8: return "<f8";
-    case Dtype::i8: return "<i8";
+    case Dtype::f4:
+      return "<f4";
+    case Dtype::i4:
+      return "<i4";
+    case Dtype::f8:
+      return "<f8";
+    case Dtype::i8:
+      return "<i8";
   }
   return "?";
 }
@@ -30,9 +34,11 @@ int64_t Array::numel() const {
   return n;
 }
 
-template <class T> std::vector<T> Array::values(const std::string& where) const {
+template <class T>
+std::vector<T> Array::values(const std::string& where) const {
   if (dtype != dtype_of<T>())
-    fail(where, "dtype", std::string("'") + descr(dtype_of<T>()) + "'", std::string("'") + descr(dtype) + "'");
+    fail(where, "dtype", std::string("'") + descr(dtype_of<T>()) + "'",
+         std::string("'") + descr(dtype) + "'");
   std::vector<T> out(static_cast<size_t>(numel()));
   if (bytes.size() != out.size() * sizeof(T))
     fail(where, "data", std::to_string(out.size() * sizeof(T)) + " bytes", std::to_string(bytes.size()));
@@ -44,7 +50,8 @@ template std::vector<int32_t> Array::values<int32_t>(const std::string&) const;
 template std::vector<double> Array::values<double>(const std::string&) const;
 template std::vector<int64_t> Array::values<int64_t>(const std::string&) const;
 
-template <class T> Array make(std::vector<int64_t> shape, const std::vector<T>& values) {
+template <class T>
+Array make(std::vector<int64_t> shape, const std::vector<T>& values) {
   Array a;
   a.dtype = dtype_of<T>();
   a.shape = std::move(shape);
@@ -84,8 +91,8 @@ std::string encode(const Array& a) {
   if (a.bytes.size() != static_cast<size_t>(a.numel()) * dtype_size(a.dtype))
     throw Error("npy::encode: array bytes do not match its shape and dtype");
   // Mirrors numpy's _write_array_header + _wrap_header for version 1.0, byte for byte.
-  std::string header = std::string("{'descr': '") + descr(a.dtype) + "', 'fortran_order': False, 'shape': " +
-                       shape_repr(a.shape) + ", }";
+  std::string header = std::string("{'descr': '") + descr(a.dtype) +
+                       "', 'fortran_order': False, 'shape': " + shape_repr(a.shape) + ", }";
   if (!a.shape.empty()) {
     const size_t digits = std::to_string(a.shape[0]).size();
     if (digits < kGrowthAxisMaxDigits) header.append(kGrowthAxisMaxDigits - digits, ' ');
@@ -159,7 +166,8 @@ struct HeaderParser {
 
 Array decode(const std::string& c, const std::string& where) {
   if (c.size() < 10 || std::memcmp(c.data(), kMagic, kMagicLen) != 0)
-    fail(where, "magic", "a .npy file (starting with \\x93NUMPY)", c.size() < 10 ? "a file of " + std::to_string(c.size()) + " bytes" : "other bytes");
+    fail(where, "magic", "a .npy file (starting with \\x93NUMPY)",
+         c.size() < 10 ? "a file of " + std::to_string(c.size()) + " bytes" : "other bytes");
   const int major = static_cast<unsigned char>(c[6]);
   const int minor = static_cast<unsigned char>(c[7]);
   size_t hlen = 0, hstart = 0;
@@ -174,7 +182,8 @@ Array decode(const std::string& c, const std::string& where) {
     fail(where, "format version", "1.0, 2.0 or 3.0", std::to_string(major) + "." + std::to_string(minor));
   }
   if (hstart + hlen > c.size())
-    fail(where, "header", std::to_string(hlen) + " header bytes", "a truncated file of " + std::to_string(c.size()) + " bytes");
+    fail(where, "header", std::to_string(hlen) + " header bytes",
+         "a truncated file of " + std::to_string(c.size()) + " bytes");
   const std::string header = c.substr(hstart, hlen);
 
   HeaderParser p{header, where};
@@ -213,13 +222,17 @@ Array decode(const std::string& c, const std::string& where) {
   }
   if (!have_descr || !have_order || !have_shape)
     fail(where, "npy header", "the keys 'descr', 'fortran_order' and 'shape'", "'" + header + "'");
-  if (fortran)
-    fail(where, "fortran_order", "False (C order; save with np.ascontiguousarray)", "True");
-  if (dtype_str == "<f4") a.dtype = Dtype::f4;
-  else if (dtype_str == "<i4") a.dtype = Dtype::i4;
-  else if (dtype_str == "<f8") a.dtype = Dtype::f8;
-  else if (dtype_str == "<i8") a.dtype = Dtype::i8;
-  else fail(where, "descr", "one of '<f4', '<i4', '<f8', '<i8'", "'" + dtype_str + "'");
+  if (fortran) fail(where, "fortran_order", "False (C order; save with np.ascontiguousarray)", "True");
+  if (dtype_str == "<f4")
+    a.dtype = Dtype::f4;
+  else if (dtype_str == "<i4")
+    a.dtype = Dtype::i4;
+  else if (dtype_str == "<f8")
+    a.dtype = Dtype::f8;
+  else if (dtype_str == "<i8")
+    a.dtype = Dtype::i8;
+  else
+    fail(where, "descr", "one of '<f4', '<i4', '<f8', '<i8'", "'" + dtype_str + "'");
 
   const size_t data_start = hstart + hlen;
   const size_t need = static_cast<size_t>(a.numel()) * dtype_size(a.dtype);
@@ -267,7 +280,8 @@ static void put32(std::string& o, uint32_t v) {
   put16(o, v >> 16);
 }
 static uint32_t get16(const std::string& s, size_t at) {
-  return static_cast<unsigned char>(s[at]) | (static_cast<uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8);
+  return static_cast<unsigned char>(s[at]) |
+         (static_cast<uint32_t>(static_cast<unsigned char>(s[at + 1])) << 8);
 }
 static uint32_t get32(const std::string& s, size_t at) { return get16(s, at) | (get16(s, at + 2) << 16); }
 static uint64_t get64(const std::string& s, size_t at) {
@@ -337,7 +351,8 @@ void save_npz(const std::string& path, const std::vector<std::pair<std::string, 
 std::map<std::string, Array> load_npz(const std::string& path) {
   const std::string z = read_file_bytes(path);
   // The end-of-central-directory record is in the last 22 + 65535 bytes.
-  if (z.size() < 22) fail(path, "zip", "an .npz (zip) archive", "a file of " + std::to_string(z.size()) + " bytes");
+  if (z.size() < 22)
+    fail(path, "zip", "an .npz (zip) archive", "a file of " + std::to_string(z.size()) + " bytes");
   size_t eocd = std::string::npos;
   const size_t lo = z.size() > 22 + 0xFFFF ? z.size() - 22 - 0xFFFF : 0;
   for (size_t at = z.size() - 22 + 1; at-- > lo;) {
@@ -346,13 +361,15 @@ std::map<std::string, Array> load_npz(const std::string& path) {
       break;
     }
   }
-  if (eocd == std::string::npos) fail(path, "zip", "an .npz (zip) archive with an end-of-central-directory record", "none found");
+  if (eocd == std::string::npos)
+    fail(path, "zip", "an .npz (zip) archive with an end-of-central-directory record", "none found");
   uint64_t n_entries = get16(z, eocd + 10);
   uint64_t cd_offset = get32(z, eocd + 16);
   // zip64: the locator sits just before the EOCD and points at the zip64 EOCD record.
   if (eocd >= 20 && get32(z, eocd - 20) == 0x07064b50) {
     const uint64_t z64 = get64(z, eocd - 20 + 8);
-    if (z64 + 56 > z.size() || get32(z, z64) != 0x06064b50) fail(path, "zip64", "a zip64 end record", "a bad offset");
+    if (z64 + 56 > z.size() || get32(z, z64) != 0x06064b50)
+      fail(path, "zip64", "a zip64 end record", "a bad offset");
     n_entries = get64(z, z64 + 32);
     cd_offset = get64(z, z64 + 48);
   }
@@ -365,9 +382,11 @@ std::map<std::string, Array> load_npz(const std::string& path) {
     const uint32_t method = get16(z, at + 10);
     const uint32_t crc = get32(z, at + 16);
     uint64_t csize = get32(z, at + 20), usize = get32(z, at + 24);
-    const uint32_t name_len = get16(z, at + 28), extra_len = get16(z, at + 30), comment_len = get16(z, at + 32);
+    const uint32_t name_len = get16(z, at + 28), extra_len = get16(z, at + 30),
+                   comment_len = get16(z, at + 32);
     uint64_t local = get32(z, at + 42);
-    if (at + 46 + name_len + extra_len > z.size()) fail(path, "zip central directory", "a valid entry", "truncated");
+    if (at + 46 + name_len + extra_len > z.size())
+      fail(path, "zip central directory", "a valid entry", "truncated");
     const std::string fname = z.substr(at + 46, name_len);
     // zip64 extra field (id 1): present values replace the 0xFFFFFFFF placeholders, in order.
     for (size_t x = at + 46 + name_len; x + 4 <= at + 46 + name_len + extra_len;) {
@@ -386,11 +405,15 @@ std::map<std::string, Array> load_npz(const std::string& path) {
       fail(where, "zip compression method", "0 (stored, as np.savez writes; not np.savez_compressed)",
            std::to_string(method));
     if (flags & 1) fail(where, "zip flags", "an unencrypted member", "encrypted");
-    if (csize != usize) fail(where, "zip sizes", "equal stored and uncompressed sizes", std::to_string(csize) + " vs " + std::to_string(usize));
+    if (csize != usize)
+      fail(where, "zip sizes", "equal stored and uncompressed sizes",
+           std::to_string(csize) + " vs " + std::to_string(usize));
     if (local + 30 > z.size() || get32(z, local) != 0x04034b50)
-      fail(where, "zip local header", "a local file header at offset " + std::to_string(local), "other bytes");
+      fail(where, "zip local header", "a local file header at offset " + std::to_string(local),
+           "other bytes");
     const size_t data_at = local + 30 + get16(z, local + 26) + get16(z, local + 28);
-    if (data_at + usize > z.size()) fail(where, "zip data", std::to_string(usize) + " bytes", "a truncated archive");
+    if (data_at + usize > z.size())
+      fail(where, "zip data", std::to_string(usize) + " bytes", "a truncated archive");
     const std::string data = z.substr(data_at, usize);
     const uint32_t got_crc = crc32(data.data(), data.size());
     if (got_crc != crc) fail(where, "crc32", std::to_string(crc), std::to_string(got_crc));

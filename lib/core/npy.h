@@ -25,11 +25,24 @@ enum class Dtype { f4, i4, f8, i8 };
 const char* descr(Dtype t);
 size_t dtype_size(Dtype t);
 
-template <class T> constexpr Dtype dtype_of();
-template <> constexpr Dtype dtype_of<float>() { return Dtype::f4; }
-template <> constexpr Dtype dtype_of<int32_t>() { return Dtype::i4; }
-template <> constexpr Dtype dtype_of<double>() { return Dtype::f8; }
-template <> constexpr Dtype dtype_of<int64_t>() { return Dtype::i8; }
+template <class T>
+constexpr Dtype dtype_of();
+template <>
+constexpr Dtype dtype_of<float>() {
+  return Dtype::f4;
+}
+template <>
+constexpr Dtype dtype_of<int32_t>() {
+  return Dtype::i4;
+}
+template <>
+constexpr Dtype dtype_of<double>() {
+  return Dtype::f8;
+}
+template <>
+constexpr Dtype dtype_of<int64_t>() {
+  return Dtype::i8;
+}
 
 // An n-d array: dtype, shape and the raw little-endian bytes in C order.
 struct Array {
@@ -39,11 +52,13 @@ struct Array {
 
   int64_t numel() const;
   // The elements as T; throws naming `where` when the stored dtype is not T's.
-  template <class T> std::vector<T> values(const std::string& where = "array") const;
+  template <class T>
+  std::vector<T> values(const std::string& where = "array") const;
 };
 
 // Builds an array from typed values; throws if values.size() != product(shape).
-template <class T> Array make(std::vector<int64_t> shape, const std::vector<T>& values);
+template <class T>
+Array make(std::vector<int64_t> shape, const std::vector<T>& values);
 
 // The whole .npy file content for `a` (what np.save would write).
 std::string encode(const Array& a);

@@ -36,7 +36,8 @@ void compress_portable(uint32_t* st, const uint8_t* p, size_t n_blocks) {
   uint32_t w[64];
   for (; n_blocks--; p += 64) {
     for (int t = 0; t < 16; ++t)
-      w[t] = (uint32_t(p[4 * t]) << 24) | (uint32_t(p[4 * t + 1]) << 16) | (uint32_t(p[4 * t + 2]) << 8) | p[4 * t + 3];
+      w[t] = (uint32_t(p[4 * t]) << 24) | (uint32_t(p[4 * t + 1]) << 16) | (uint32_t(p[4 * t + 2]) << 8) |
+             p[4 * t + 3];
     for (int t = 16; t < 64; ++t) {
       const uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
       const uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
@@ -56,10 +57,10 @@ void compress_portable(uint32_t* st, const uint8_t* p, size_t n_blocks) {
 // The SHA-NI instructions keep the state as (ABEF, CDGH) and take 4 schedule words at a time.
 void compress_shani(uint32_t* st, const uint8_t* p, size_t n_blocks) {
   const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
-  __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st)), 0xB1);  // CDAB
+  __m128i tmp = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st)), 0xB1);     // CDAB
   __m128i s1 = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(st + 4)), 0x1B);  // EFGH
-  __m128i s0 = _mm_alignr_epi8(tmp, s1, 8);   // ABEF
-  s1 = _mm_blend_epi16(s1, tmp, 0xF0);        // CDGH
+  __m128i s0 = _mm_alignr_epi8(tmp, s1, 8);                                                         // ABEF
+  s1 = _mm_blend_epi16(s1, tmp, 0xF0);                                                              // CDGH
   __m128i w[16];
   for (; n_blocks--; p += 64) {
     const __m128i abef = s0, cdgh = s1;
@@ -67,7 +68,8 @@ void compress_shani(uint32_t* st, const uint8_t* p, size_t n_blocks) {
       w[j] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * j)), bswap);
     for (int j = 4; j < 16; ++j)
       w[j] = _mm_sha256msg2_epu32(
-          _mm_add_epi32(_mm_sha256msg1_epu32(w[j - 4], w[j - 3]), _mm_alignr_epi8(w[j - 1], w[j - 2], 4)), w[j - 1]);
+          _mm_add_epi32(_mm_sha256msg1_epu32(w[j - 4], w[j - 3]), _mm_alignr_epi8(w[j - 1], w[j - 2], 4)),
+          w[j - 1]);
     for (int j = 0; j < 16; ++j) {
       __m128i msg = _mm_add_epi32(w[j], _mm_loadu_si128(reinterpret_cast<const __m128i*>(K + 4 * j)));
       s1 = _mm_sha256rnds2_epu32(s1, s0, msg);
@@ -77,10 +79,10 @@ void compress_shani(uint32_t* st, const uint8_t* p, size_t n_blocks) {
     s0 = _mm_add_epi32(s0, abef);
     s1 = _mm_add_epi32(s1, cdgh);
   }
-  tmp = _mm_shuffle_epi32(s0, 0x1B);       // FEBA
-  s1 = _mm_shuffle_epi32(s1, 0xB1);        // DCHG
-  s0 = _mm_blend_epi16(tmp, s1, 0xF0);     // DCBA
-  s1 = _mm_alignr_epi8(s1, tmp, 8);        // HGFE
+  tmp = _mm_shuffle_epi32(s0, 0x1B);    // FEBA
+  s1 = _mm_shuffle_epi32(s1, 0xB1);     // DCHG
+  s0 = _mm_blend_epi16(tmp, s1, 0xF0);  // DCBA
+  s1 = _mm_alignr_epi8(s1, tmp, 8);     // HGFE
   _mm_storeu_si128(reinterpret_cast<__m128i*>(st), s0);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(st + 4), s1);
 }
@@ -97,7 +99,8 @@ bool sha256_has_hw() {
 }
 
 Sha256::Sha256()
-    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
+    : state_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {
+}
 
 void Sha256::compress(const uint8_t* blocks, size_t n_blocks) {
 #ifdef COKV_SHA_NI

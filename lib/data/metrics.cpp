@@ -74,6 +74,9 @@ struct UnionLcs {
   // false when the reconstruction would need more than max_frames Python frames.
   bool add(const std::vector<int>& x, const std::vector<int>& y, int max_frames) {
     const size_t n = x.size(), m = y.size();
+    // The walk ends when i or j reaches 0 and each step lowers them by at most 1, so it takes
+    // at least min(n, m) steps: skip the DP when that alone is too deep.
+    if (max_frames > 0 && static_cast<long>(std::min(n, m)) + 1 > max_frames) return false;
     bits.assign((n * m + 63) / 64, 0);
     row0.assign(m + 1, 0);
     row1.assign(m + 1, 0);

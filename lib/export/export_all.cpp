@@ -35,7 +35,8 @@ AllocRule default_export_rule(const BudgetTable& t) {
   return r;
 }
 
-std::vector<std::string> export_all(const BudgetTable& t, const std::string& out_dir, const ExportOptions& opt) {
+std::vector<std::string> export_all(const BudgetTable& t, const std::string& out_dir,
+                                    const ExportOptions& opt) {
   validate(t, "export_all: table");
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -54,7 +55,8 @@ std::vector<std::string> export_all(const BudgetTable& t, const std::string& out
   written.push_back((duo / "config.json").string());
 
   written.push_back((dir / "lukv_curve.npy").string());
-  npy::save(written.back(), lukv_curve(t, opt.rule ? *opt.rule : default_export_rule(t), opt.reference_length));
+  npy::save(written.back(),
+            lukv_curve(t, opt.rule ? *opt.rule : default_export_rule(t), opt.reference_length));
 
   written.push_back((dir / "kv_compress_bias.npz").string());
   write_kv_compress(t, written.back());

@@ -61,6 +61,7 @@ void write_kv_compress(const BudgetTable& t, const std::string& path);
 void write_layer_lists(const BudgetTable& t, const std::string& path, int reference_length);
 
 // Writes every export above into out_dir (created if needed); returns the paths written.
-std::vector<std::string> export_all(const BudgetTable& t, const std::string& out_dir, const ExportOptions& opt = {});
+std::vector<std::string> export_all(const BudgetTable& t, const std::string& out_dir,
+                                    const ExportOptions& opt = {});
 
 }  // namespace cokv

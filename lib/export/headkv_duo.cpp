@@ -15,7 +15,8 @@ void write_headkv_json(const BudgetTable& t, const std::string& path, bool norma
   const int L = t.model.n_layers, H = t.model.n_heads, G = t.model.n_kv_heads, group = H / G;
   nlohmann::ordered_json j = nlohmann::ordered_json::object();  // keeps "0-0","0-1",.. order
   for (int il = 0; il < L; ++il)
-    for (int h = 0; h < H; ++h) j[std::to_string(il) + "-" + std::to_string(h)] = {v[size_t(il) * G + h / group]};
+    for (int h = 0; h < H; ++h)
+      j[std::to_string(il) + "-" + std::to_string(h)] = {v[size_t(il) * G + h / group]};
   write_file_bytes(path, j.dump());
 }
 
@@ -43,7 +44,8 @@ void write_duo_attention(const BudgetTable& t, const std::string& dir, int sink_
   cfg["recent_size"] = recent_size;
   cfg["source"] = "cokv";
   cfg["method"] = t.method_name();
-  cfg["note"] = "full_attention_heads.tsv: min-max normalised head scores, one row per layer, one column per KV head";
+  cfg["note"] =
+      "full_attention_heads.tsv: min-max normalised head scores, one row per layer, one column per KV head";
   write_file_bytes(dir + "/config.json", cfg.dump(2) + "\n");
 }
 

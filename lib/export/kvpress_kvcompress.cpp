@@ -30,7 +30,8 @@ void write_kv_compress(const BudgetTable& t, const std::string& path) {
   std::vector<float> bias(v.size());
   for (size_t p = 0; p < v.size(); ++p) bias[p] = float(std::log(std::max(v[p], 1e-3)));
   const int64_t L = t.model.n_layers, G = t.model.n_kv_heads;
-  npy::save_npz(path, {{"bias", npy::make<float>({L, G, 1}, bias)}, {"pos_bins", npy::make<int32_t>({1}, {0})}});
+  npy::save_npz(path,
+                {{"bias", npy::make<float>({L, G, 1}, bias)}, {"pos_bins", npy::make<int32_t>({1}, {0})}});
 }
 
 void write_layer_lists(const BudgetTable& t, const std::string& path, int reference_length) {
@@ -48,8 +49,10 @@ void write_layer_lists(const BudgetTable& t, const std::string& path, int refere
   for (const auto& lv : t.tables) {
     const auto m = layer_mean_budgets(lv.budgets, L, G);
     nlohmann::ordered_json o;
-    if (lv.mean_budget == std::floor(lv.mean_budget)) o["mean_budget"] = static_cast<int64_t>(lv.mean_budget);
-    else o["mean_budget"] = lv.mean_budget;
+    if (lv.mean_budget == std::floor(lv.mean_budget))
+      o["mean_budget"] = static_cast<int64_t>(lv.mean_budget);
+    else
+      o["mean_budget"] = lv.mean_budget;
     if (lv.alpha) o["alpha"] = *lv.alpha;
     o["max_capacity_prompts"] = m;
     std::vector<double> ratios(L);

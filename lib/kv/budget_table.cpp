@@ -33,7 +33,8 @@ const json& need(const json& obj, const char* key, const std::string& where, con
   return *it;
 }
 
-int need_int(const json& obj, const char* key, const std::string& where, const std::string& path, int min_value) {
+int need_int(const json& obj, const char* key, const std::string& where, const std::string& path,
+             int min_value) {
   const json& v = need(obj, key, where, path);
   const std::string field = path.empty() ? key : path + "." + key;
   if (!v.is_number_integer()) fail(where, field, "an integer >= " + std::to_string(min_value), show(v));
@@ -53,7 +54,8 @@ std::string need_string(const json& obj, const char* key, const std::string& whe
 void check_grid_shape(const json& g, const std::string& field, int L, int G, const std::string& where) {
   if (!g.is_array()) fail(where, field, "an array " + grid_shape(L, G) + " (n_layers x n_kv_heads)", show(g));
   if (static_cast<int>(g.size()) != L)
-    fail(where, field, grid_shape(L, G) + ": " + std::to_string(L) + " rows (n_layers)", std::to_string(g.size()) + " rows");
+    fail(where, field, grid_shape(L, G) + ": " + std::to_string(L) + " rows (n_layers)",
+         std::to_string(g.size()) + " rows");
   for (int il = 0; il < L; ++il) {
     const json& row = g[il];
     const std::string rf = field + "[" + std::to_string(il) + "]";
@@ -63,14 +65,16 @@ void check_grid_shape(const json& g, const std::string& field, int L, int G, con
   }
 }
 
-std::vector<double> read_score_grid(const json& g, const std::string& field, int L, int G, const std::string& where) {
+std::vector<double> read_score_grid(const json& g, const std::string& field, int L, int G,
+                                    const std::string& where) {
   check_grid_shape(g, field, L, G, where);
   std::vector<double> out(size_t(L) * G);
   for (int il = 0; il < L; ++il)
     for (int ih = 0; ih < G; ++ih) {
       const json& v = g[il][ih];
       if (!v.is_number() || !std::isfinite(v.get<double>()))
-        fail(where, field + "[" + std::to_string(il) + "][" + std::to_string(ih) + "]", "a finite number", show(v));
+        fail(where, field + "[" + std::to_string(il) + "][" + std::to_string(ih) + "]", "a finite number",
+             show(v));
       out[size_t(il) * G + ih] = v.get<double>();
     }
   return out;
@@ -96,7 +100,8 @@ std::vector<int> read_budget_grid(const json& g, const std::string& field, int L
 // Checks a flat vector (in-memory tables) the way the reader checks JSON.
 void check_flat(size_t size, const std::string& field, int L, int G, const std::string& where) {
   if (size != size_t(L) * G)
-    fail(where, field, std::to_string(size_t(L) * G) + " values " + grid_shape(L, G), std::to_string(size) + " values");
+    fail(where, field, std::to_string(size_t(L) * G) + " values " + grid_shape(L, G),
+         std::to_string(size) + " values");
 }
 
 // Shortest text for a mean budget: 128, 12.5.
@@ -114,11 +119,12 @@ void check_level(const BudgetLevel& lv, size_t k, const BudgetTable& t, const st
   const int L = t.model.n_layers, G = t.model.n_kv_heads, n = L * G;
   const std::string base = "tables[" + std::to_string(k) + "]";
   if (!std::isfinite(lv.mean_budget) || lv.mean_budget < t.window)
-    fail(where, base + ".mean_budget", "a number >= window (" + std::to_string(t.window) + ")", mean_text(lv.mean_budget));
+    fail(where, base + ".mean_budget", "a number >= window (" + std::to_string(t.window) + ")",
+         mean_text(lv.mean_budget));
   const double want = double(n) * lv.mean_budget;
   if (std::fabs(want - std::round(want)) > 1e-6 * std::max(1.0, want))
-    fail(where, base + ".mean_budget", "a value with n x mean_budget integral (n = " + std::to_string(n) + ")",
-         mean_text(lv.mean_budget));
+    fail(where, base + ".mean_budget",
+         "a value with n x mean_budget integral (n = " + std::to_string(n) + ")", mean_text(lv.mean_budget));
   check_flat(lv.budgets.size(), base + ".budgets", L, G, where);
   int64_t sum = 0;
   for (int p = 0; p < n; ++p) {
@@ -129,8 +135,9 @@ void check_level(const BudgetLevel& lv, size_t k, const BudgetTable& t, const st
   }
   const int64_t total = std::llround(want);
   if (sum != total)
-    fail(where, base + ".budgets", "a sum of n x mean_budget = " + std::to_string(n) + " x " + mean_text(lv.mean_budget) +
-                                       " = " + std::to_string(total),
+    fail(where, base + ".budgets",
+         "a sum of n x mean_budget = " + std::to_string(n) + " x " + mean_text(lv.mean_budget) + " = " +
+             std::to_string(total),
          "a sum of " + std::to_string(sum));
   if (lv.alpha && *lv.alpha < 1) fail(where, base + ".alpha", "an integer >= 1", std::to_string(*lv.alpha));
 }
@@ -156,13 +163,16 @@ void validate(const BudgetTable& t, const std::string& where) {
   check_flat(t.scores.size(), "scores", m.n_layers, m.n_kv_heads, where);
   for (size_t p = 0; p < t.scores.size(); ++p)
     if (!std::isfinite(t.scores[p]))
-      fail(where, "scores[" + std::to_string(p / m.n_kv_heads) + "][" + std::to_string(p % m.n_kv_heads) + "]",
+      fail(where,
+           "scores[" + std::to_string(p / m.n_kv_heads) + "][" + std::to_string(p % m.n_kv_heads) + "]",
            "a finite number", std::to_string(t.scores[p]));
   if (t.score_stderr) {
     check_flat(t.score_stderr->size(), "score_stderr", m.n_layers, m.n_kv_heads, where);
     for (size_t p = 0; p < t.score_stderr->size(); ++p)
       if (!std::isfinite((*t.score_stderr)[p]))
-        fail(where, "score_stderr[" + std::to_string(p / m.n_kv_heads) + "][" + std::to_string(p % m.n_kv_heads) + "]",
+        fail(where,
+             "score_stderr[" + std::to_string(p / m.n_kv_heads) + "][" + std::to_string(p % m.n_kv_heads) +
+                 "]",
              "a finite number", std::to_string((*t.score_stderr)[p]));
   }
   if (t.window < 0) fail(where, "window", "an integer >= 0", std::to_string(t.window));
@@ -170,12 +180,14 @@ void validate(const BudgetTable& t, const std::string& where) {
   for (size_t k = 0; k < t.tables.size(); ++k) check_level(t.tables[k], k, t, where);
 }
 
-void check_against_model(const BudgetTable& t, int n_layers, int n_kv_heads, const std::string& where, int n_heads,
-                         const std::string& file_sha256) {
+void check_against_model(const BudgetTable& t, int n_layers, int n_kv_heads, const std::string& where,
+                         int n_heads, const std::string& file_sha256) {
   if (t.model.n_layers != n_layers)
-    fail(where, "model.n_layers", std::to_string(n_layers) + " (the model's)", std::to_string(t.model.n_layers));
+    fail(where, "model.n_layers", std::to_string(n_layers) + " (the model's)",
+         std::to_string(t.model.n_layers));
   if (t.model.n_kv_heads != n_kv_heads)
-    fail(where, "model.n_kv_heads", std::to_string(n_kv_heads) + " (the model's)", std::to_string(t.model.n_kv_heads));
+    fail(where, "model.n_kv_heads", std::to_string(n_kv_heads) + " (the model's)",
+         std::to_string(t.model.n_kv_heads));
   if (n_heads > 0 && t.model.n_heads != n_heads)
     fail(where, "model.n_heads", std::to_string(n_heads) + " (the model's)", std::to_string(t.model.n_heads));
   if (!file_sha256.empty() && !t.model.file_sha256.empty() && t.model.file_sha256 != file_sha256)
@@ -183,7 +195,8 @@ void check_against_model(const BudgetTable& t, int n_layers, int n_kv_heads, con
   // The grids were validated against model.* on load; re-check in case the struct was edited.
   check_flat(t.scores.size(), "scores", n_layers, n_kv_heads, where);
   for (size_t k = 0; k < t.tables.size(); ++k)
-    check_flat(t.tables[k].budgets.size(), "tables[" + std::to_string(k) + "].budgets", n_layers, n_kv_heads, where);
+    check_flat(t.tables[k].budgets.size(), "tables[" + std::to_string(k) + "].budgets", n_layers, n_kv_heads,
+               where);
 }
 
 void check_against_model(const BudgetTable& t, const ModelConfig& cfg, const std::string& where) {
@@ -229,12 +242,15 @@ BudgetTable budget_table_from_json(const json& j, const std::string& where) {
       lv.mean_budget = mb.get<double>();
       if (tj.contains("alpha") && !tj["alpha"].is_null()) {
         const json& a = tj["alpha"];
-        if (!a.is_number_integer() || a.get<int64_t>() < 1) fail(where, base + ".alpha", "an integer >= 1", show(a));
+        if (!a.is_number_integer() || a.get<int64_t>() < 1)
+          fail(where, base + ".alpha", "an integer >= 1", show(a));
         lv.alpha = static_cast<int>(a.get<int64_t>());
       }
-      lv.budgets = read_budget_grid(need(tj, "budgets", where, base), base + ".budgets", L, G, t.window, where);
+      lv.budgets =
+          read_budget_grid(need(tj, "budgets", where, base), base + ".budgets", L, G, t.window, where);
       for (auto it = tj.begin(); it != tj.end(); ++it)
-        if (it.key() != "mean_budget" && it.key() != "alpha" && it.key() != "budgets") lv.extra[it.key()] = it.value();
+        if (it.key() != "mean_budget" && it.key() != "alpha" && it.key() != "budgets")
+          lv.extra[it.key()] = it.value();
       t.tables.push_back(std::move(lv));
     }
   }
@@ -331,7 +347,7 @@ std::string budget_table_to_string(const BudgetTable& t) {
   s += "  \"tables\": [";
   for (size_t k = 0; k < t.tables.size(); ++k) {
     std::string head = level_head_json(t.tables[k]).dump();  // {"mean_budget":..}
-    head.pop_back();                                          // drop '}' to append budgets
+    head.pop_back();                                         // drop '}' to append budgets
     s += k ? ",\n    " : "\n    ";
     s += head + ",\"budgets\":" + grid_text(grid_json(t.tables[k].budgets, L, G), "    ") + "}";
   }

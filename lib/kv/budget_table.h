@@ -41,8 +41,8 @@ struct BudgetModelInfo {
 
 struct BudgetLevel {
   double mean_budget = 0;
-  std::optional<int> alpha;     // CoKV's alpha when the table came from Eq. 3
-  std::vector<int> budgets;     // [n_layers * n_kv_heads]
+  std::optional<int> alpha;                         // CoKV's alpha when the table came from Eq. 3
+  std::vector<int> budgets;                         // [n_layers * n_kv_heads]
   nlohmann::json extra = nlohmann::json::object();  // other keys of the table object, kept verbatim
 };
 

@@ -331,7 +331,7 @@ Tokenizer Tokenizer::from_spec(const TokenizerSpec& spec) {
   return Tokenizer(std::move(impl));
 }
 
-Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
+TokenizerSpec tokenizer_spec_from_gguf(const GgufFile& f) {
   TokenizerSpec spec;
   spec.source = f.path();
   spec.model = f.get_string("tokenizer.ggml.model");
@@ -346,8 +346,10 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
   spec.eot_id = f.find_int("tokenizer.ggml.eot_token_id");
   spec.eom_id = f.find_int("tokenizer.ggml.eom_token_id");
   spec.add_bos = f.find_bool("tokenizer.ggml.add_bos_token");
-  return from_spec(spec);
+  return spec;
 }
+
+Tokenizer Tokenizer::from_gguf(const GgufFile& f) { return from_spec(tokenizer_spec_from_gguf(f)); }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;

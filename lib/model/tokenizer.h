@@ -42,10 +42,13 @@ struct TokenizerSpec {
   std::optional<int64_t> bos_id, eos_id, eot_id, eom_id;  // tokenizer.ggml.*_token_id
   std::optional<bool> add_bos;              // tokenizer.ggml.add_bos_token
 };
+// Reads the tokenizer.ggml.* keys (throws Error naming the file and key if one is missing or
+// of the wrong type).
+TokenizerSpec tokenizer_spec_from_gguf(const GgufFile& f);
 
 class Tokenizer {
  public:
-  static Tokenizer from_gguf(const GgufFile& f);
+  static Tokenizer from_gguf(const GgufFile& f);  // from_spec(tokenizer_spec_from_gguf(f))
   static Tokenizer from_spec(const TokenizerSpec& spec);
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;

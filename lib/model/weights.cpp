@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <set>
+#include <type_traits>
 #include <variant>
 
 #include "core/error.h"
@@ -85,7 +86,8 @@ class Loader {
  public:
   Loader(const GgufFile& f, const ModelConfig& c) : f_(f), c_(c) {}
 
-  // Finds, checks and allocates one tensor; returns false if it is (allowed to be) absent.
+  // Finds, checks and allocates one tensor and queues its decoding; an absent optional tensor
+  // leaves the target empty.
   template <class T>
   void place(const std::string& name, T& target, const char* shape, Need need) {
     const GgufTensorInfo* t = f_.find_tensor(name);

@@ -15,7 +15,8 @@ namespace {
 void check_scores(const std::vector<double>& s, const std::string& what) {
   if (s.empty()) fail(what, "scores", "at least one head", "none");
   for (size_t i = 0; i < s.size(); ++i)
-    if (!std::isfinite(s[i])) fail(what, "scores[" + std::to_string(i) + "]", "a finite number", std::to_string(s[i]));
+    if (!std::isfinite(s[i]))
+      fail(what, "scores[" + std::to_string(i) + "]", "a finite number", std::to_string(s[i]));
 }
 
 }  // namespace
@@ -58,14 +59,16 @@ std::vector<int64_t> round_bounded(const std::vector<double>& quota, int64_t tot
     bool moved = false;
     for (size_t k = 0; k < n && left > 0; ++k)
       if (out[order[k]] < hi) ++out[order[k]], --left, moved = true;
-    if (!moved) throw Error("allocation: cannot place " + std::to_string(total) + " tokens within the per-head cap");
+    if (!moved)
+      throw Error("allocation: cannot place " + std::to_string(total) + " tokens within the per-head cap");
   }
   // Floating error can overshoot by a unit: take it back from the smallest fractions.
   while (left < 0) {
     bool moved = false;
     for (size_t k = n; k-- > 0 && left < 0;)
       if (out[order[k]] > lo) --out[order[k]], ++left, moved = true;
-    if (!moved) throw Error("allocation: cannot fit " + std::to_string(total) + " tokens above the per-head floor");
+    if (!moved)
+      throw Error("allocation: cannot fit " + std::to_string(total) + " tokens above the per-head floor");
   }
   return out;
 }
@@ -73,23 +76,29 @@ std::vector<int64_t> round_bounded(const std::vector<double>& quota, int64_t tot
 }  // namespace
 
 std::vector<int64_t> round_largest_remainder(const std::vector<double>& quota, int64_t total) {
-  if (quota.empty() && total != 0) throw Error("round_largest_remainder: no heads to hold " + std::to_string(total));
+  if (quota.empty() && total != 0)
+    throw Error("round_largest_remainder: no heads to hold " + std::to_string(total));
   if (total < 0) throw Error("round_largest_remainder: negative total " + std::to_string(total));
   return round_bounded(quota, total, 0, std::numeric_limits<int64_t>::max());
 }
 
-std::vector<int> distribute(const std::vector<double>& weights, int64_t total, int floor, std::optional<int> cap) {
+std::vector<int> distribute(const std::vector<double>& weights, int64_t total, int floor,
+                            std::optional<int> cap) {
   const size_t n = weights.size();
   if (n == 0) throw Error("allocation: no heads");
   if (floor < 0) throw Error("allocation: negative floor " + std::to_string(floor));
   for (size_t i = 0; i < n; ++i)
     if (!(weights[i] >= 0) || !std::isfinite(weights[i]))
-      fail("allocation", "weights[" + std::to_string(i) + "]", "a finite number >= 0", std::to_string(weights[i]));
+      fail("allocation", "weights[" + std::to_string(i) + "]", "a finite number >= 0",
+           std::to_string(weights[i]));
   if (total < int64_t(n) * floor)
-    fail("allocation", "total budget", ">= n x floor = " + std::to_string(int64_t(n) * floor), std::to_string(total));
-  if (cap && *cap < floor) fail("allocation", "cap", ">= floor " + std::to_string(floor), std::to_string(*cap));
+    fail("allocation", "total budget", ">= n x floor = " + std::to_string(int64_t(n) * floor),
+         std::to_string(total));
+  if (cap && *cap < floor)
+    fail("allocation", "cap", ">= floor " + std::to_string(floor), std::to_string(*cap));
   if (cap && total > int64_t(n) * *cap)
-    fail("allocation", "total budget", "<= n x cap = " + std::to_string(int64_t(n) * *cap), std::to_string(total));
+    fail("allocation", "total budget", "<= n x cap = " + std::to_string(int64_t(n) * *cap),
+         std::to_string(total));
 
   // Water-filling in reals: share (total - fixed) over the free heads; fix any head above cap.
   std::vector<double> quota(n);
@@ -123,7 +132,8 @@ std::vector<int> distribute(const std::vector<double>& weights, int64_t total, i
 std::vector<double> cokv_nsv(const std::vector<double>& scores, int alpha) {
   check_scores(scores, "cokv allocation");
   const int n = static_cast<int>(scores.size());
-  if (alpha < 1 || alpha > n) fail("cokv allocation", "alpha", "1.." + std::to_string(n), std::to_string(alpha));
+  if (alpha < 1 || alpha > n)
+    fail("cokv allocation", "alpha", "1.." + std::to_string(n), std::to_string(alpha));
   std::vector<double> sorted = scores;
   std::nth_element(sorted.begin(), sorted.begin() + (alpha - 1), sorted.end());
   const double min_a = sorted[alpha - 1];
@@ -168,7 +178,8 @@ std::vector<int> allocate_proportional(const std::vector<double>& scores, double
            ">= 0 (shift or use the CoKV rule for signed scores)", std::to_string(scores[i]));
     w[i] = std::pow(scores[i], exponent);
   }
-  const int64_t total = total_budget(static_cast<int>(scores.size()), mean_budget, floor, "proportional allocation");
+  const int64_t total =
+      total_budget(static_cast<int>(scores.size()), mean_budget, floor, "proportional allocation");
   return distribute(w, total, floor);
 }
 
@@ -180,16 +191,19 @@ std::vector<int> allocate_uniform(int n, double mean_budget, int window) {
 
 // ---- Task-KV ------------------------------------------------------------------------------------
 
-std::vector<int> allocate_task_kv(const std::vector<uint8_t>& het, int n_layers, int n_kv_heads, double mean_budget,
-                                  const TaskKvOptions& opt) {
+std::vector<int> allocate_task_kv(const std::vector<uint8_t>& het, int n_layers, int n_kv_heads,
+                                  double mean_budget, const TaskKvOptions& opt) {
   const std::string what = "task-kv allocation";
   const int n = n_layers * n_kv_heads;
   if (n_layers <= 0 || n_kv_heads <= 0) fail(what, "shape", "n_layers > 0 and n_kv_heads > 0");
   if (static_cast<int>(het.size()) != n)
-    fail(what, "heterogeneous mask", std::to_string(n) + " entries (n_layers x n_kv_heads)", std::to_string(het.size()));
-  if (opt.full_budget <= 0) fail(what, "full_budget", "> 0 (the longest prompt the table is for)", std::to_string(opt.full_budget));
+    fail(what, "heterogeneous mask", std::to_string(n) + " entries (n_layers x n_kv_heads)",
+         std::to_string(het.size()));
+  if (opt.full_budget <= 0)
+    fail(what, "full_budget", "> 0 (the longest prompt the table is for)", std::to_string(opt.full_budget));
   const int floor = opt.window + opt.sink;
-  if (opt.full_budget < floor) fail(what, "full_budget", ">= window + sink = " + std::to_string(floor), std::to_string(opt.full_budget));
+  if (opt.full_budget < floor)
+    fail(what, "full_budget", ">= window + sink = " + std::to_string(floor), std::to_string(opt.full_budget));
   const int64_t total = total_budget(n, mean_budget, floor, what);
 
   // Per-layer targets (or one global pool).
@@ -222,8 +236,9 @@ std::vector<int> allocate_task_kv(const std::vector<uint8_t>& het, int n_layers,
       continue;
     }
     if (rest < int64_t(idx.size()) * floor)
-      fail(where, "budget", ">= " + std::to_string(targets[g] - rest + int64_t(idx.size()) * floor) +
-                                " (full heads x full_budget + others x (window + sink))",
+      fail(where, "budget",
+           ">= " + std::to_string(targets[g] - rest + int64_t(idx.size()) * floor) +
+               " (full heads x full_budget + others x (window + sink))",
            std::to_string(targets[g]));
     const auto part = distribute(std::vector<double>(idx.size(), 0.0), rest, floor);
     for (size_t k = 0; k < idx.size(); ++k) out[idx[k]] = part[k];
@@ -256,35 +271,44 @@ std::vector<int> cap_budgets(const std::vector<int>& budgets, int prompt_len, in
 
 std::string AllocRule::describe() const {
   switch (kind) {
-    case Kind::cokv: return "cokv alpha=" + std::to_string(alpha);
-    case Kind::proportional: return "proportional exponent=" + std::to_string(exponent) + " floor=" + std::to_string(floor);
-    case Kind::uniform: return "uniform";
-    case Kind::from_budgets: return "scaled from a reference table";
+    case Kind::cokv:
+      return "cokv alpha=" + std::to_string(alpha);
+    case Kind::proportional:
+      return "proportional exponent=" + std::to_string(exponent) + " floor=" + std::to_string(floor);
+    case Kind::uniform:
+      return "uniform";
+    case Kind::from_budgets:
+      return "scaled from a reference table";
   }
   return "?";
 }
 
-std::vector<int> allocate_rule(const AllocRule& rule, const std::vector<double>& scores, int64_t total, int window,
-                               std::optional<int> cap) {
+std::vector<int> allocate_rule(const AllocRule& rule, const std::vector<double>& scores, int64_t total,
+                               int window, std::optional<int> cap) {
   const int n = static_cast<int>(scores.size());
   if (n == 0) throw Error("allocate_rule: no heads");
   int floor = window;
   std::vector<double> w(n, 0.0);
   switch (rule.kind) {
-    case AllocRule::Kind::cokv: w = cokv_nsv(scores, rule.alpha); break;
+    case AllocRule::Kind::cokv:
+      w = cokv_nsv(scores, rule.alpha);
+      break;
     case AllocRule::Kind::proportional:
       check_scores(scores, "proportional allocation");
       floor = std::max(window, rule.floor);
       for (int i = 0; i < n; ++i) {
         if (scores[i] < 0)
-          fail("proportional allocation", "scores[" + std::to_string(i) + "]", ">= 0", std::to_string(scores[i]));
+          fail("proportional allocation", "scores[" + std::to_string(i) + "]", ">= 0",
+               std::to_string(scores[i]));
         w[i] = std::pow(scores[i], rule.exponent);
       }
       break;
-    case AllocRule::Kind::uniform: break;
+    case AllocRule::Kind::uniform:
+      break;
     case AllocRule::Kind::from_budgets:
       if (static_cast<int>(rule.reference.size()) != n)
-        fail("allocate_rule", "reference budgets", std::to_string(n) + " entries", std::to_string(rule.reference.size()));
+        fail("allocate_rule", "reference budgets", std::to_string(n) + " entries",
+             std::to_string(rule.reference.size()));
       for (int i = 0; i < n; ++i) w[i] = std::max(0, rule.reference[i] - window);
       break;
   }
@@ -297,7 +321,8 @@ std::vector<int> allocate_rule(const AllocRule& rule, const std::vector<double>&
 
 std::vector<int64_t> layer_totals(const std::vector<int>& budgets, int n_layers, int n_kv_heads) {
   if (static_cast<int64_t>(budgets.size()) != int64_t(n_layers) * n_kv_heads)
-    fail("layer_totals", "budgets", std::to_string(n_layers * n_kv_heads) + " entries", std::to_string(budgets.size()));
+    fail("layer_totals", "budgets", std::to_string(n_layers * n_kv_heads) + " entries",
+         std::to_string(budgets.size()));
   std::vector<int64_t> t(n_layers, 0);
   for (int il = 0; il < n_layers; ++il)
     for (int ih = 0; ih < n_kv_heads; ++ih) t[il] += budgets[il * n_kv_heads + ih];
@@ -306,7 +331,8 @@ std::vector<int64_t> layer_totals(const std::vector<int>& budgets, int n_layers,
 
 std::vector<double> layer_means(const std::vector<double>& values, int n_layers, int n_kv_heads) {
   if (static_cast<int64_t>(values.size()) != int64_t(n_layers) * n_kv_heads)
-    fail("layer_means", "values", std::to_string(n_layers * n_kv_heads) + " entries", std::to_string(values.size()));
+    fail("layer_means", "values", std::to_string(n_layers * n_kv_heads) + " entries",
+         std::to_string(values.size()));
   std::vector<double> m(n_layers, 0.0);
   for (int il = 0; il < n_layers; ++il) {
     for (int ih = 0; ih < n_kv_heads; ++ih) m[il] += values[il * n_kv_heads + ih];

@@ -5,7 +5,7 @@
 //   - sum exactly to the requested total (n x mean_budget), and
 //   - are >= the floor (the window; window + sink for Task-KV's ordinary heads).
 // Rounding is largest-remainder: every head gets floor(quota), the leftover units go to the
-// largest fractional parts; ties (fractional parts equal to 1e-9) go to the lower index, so
+// largest fractional parts; ties (fractional parts equal to within 1e-9) go to the lower index, so
 // the result is deterministic and independent of thread count or platform.
 //
 // Budgets in a table are independent of the prompt length (no cap): a head whose budget
@@ -77,8 +77,8 @@ struct TaskKvOptions {
   int full_budget = 0;  // > 0 required
   bool per_layer_totals = true;
 };
-std::vector<int> allocate_task_kv(const std::vector<uint8_t>& heterogeneous /*[n]*/, int n_layers, int n_kv_heads,
-                                  double mean_budget, const TaskKvOptions& opt);
+std::vector<int> allocate_task_kv(const std::vector<uint8_t>& heterogeneous /*[n]*/, int n_layers,
+                                  int n_kv_heads, double mean_budget, const TaskKvOptions& opt);
 
 // ---- prompt-length cap (evaluation time) -------------------------------------------------------
 // Caps every budget at prompt_len. redistribute=false: just min(b, prompt_len) (the total
@@ -90,16 +90,16 @@ std::vector<int> cap_budgets(const std::vector<int>& budgets, int prompt_len, in
 struct AllocRule {
   enum class Kind { cokv, proportional, uniform, from_budgets };
   Kind kind = Kind::cokv;
-  int alpha = 10;                  // cokv
-  double exponent = 1.0;           // proportional
-  int floor = 0;                   // proportional: its floor (max'ed with the window)
-  std::vector<int> reference;      // from_budgets: [n] budgets whose shape above the window is kept
-  std::string describe() const;    // e.g. "cokv alpha=10"
+  int alpha = 10;                // cokv
+  double exponent = 1.0;         // proportional
+  int floor = 0;                 // proportional: its floor (max'ed with the window)
+  std::vector<int> reference;    // from_budgets: [n] budgets whose shape above the window is kept
+  std::string describe() const;  // e.g. "cokv alpha=10"
 };
 // Budgets for `total` tokens with floor `window`, each <= cap when given. When total < n x floor
 // the floor drops to total / n (a very small budget cannot honour the window).
-std::vector<int> allocate_rule(const AllocRule& rule, const std::vector<double>& scores, int64_t total, int window,
-                               std::optional<int> cap = std::nullopt);
+std::vector<int> allocate_rule(const AllocRule& rule, const std::vector<double>& scores, int64_t total,
+                               int window, std::optional<int> cap = std::nullopt);
 
 // ---- per-layer aggregation (exports, reports) ---------------------------------------------------
 std::vector<int64_t> layer_totals(const std::vector<int>& budgets, int n_layers, int n_kv_heads);

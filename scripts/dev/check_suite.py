@@ -28,7 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "datasets"))
-import build_suite  # noqa: E402  (TEXT_KIND, CHARS_PER_TOKEN)
+import build_suite  # noqa: E402  (CHARS_PER_TOKEN)
 
 DEFAULT_MODEL = os.path.join(os.environ.get("COKV_CACHE", os.path.expanduser("~/.cache/cokv")),
                              "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
@@ -146,19 +146,13 @@ def truncate_middle(llm, prompt, max_len):
 
 
 def calibrate(llm, suite, names, n):
-    per_kind = collections.defaultdict(lambda: [0, 0])
     for name in names:
         chars = toks = 0
         for r in load(suite, name, n):
             chars += len(r["context"])
             toks += len(llm.tokenize(r["context"].encode(), add_bos=False, special=False))
-        kind = build_suite.TEXT_KIND[name]
-        per_kind[kind][0] += chars
-        per_kind[kind][1] += toks
-        print("%-24s %-6s %.3f chars/token (builder assumes %.2f)" % (
-            name, kind, chars / toks, build_suite.CHARS_PER_TOKEN[kind]))
-    for kind, (c, t) in sorted(per_kind.items()):
-        print("kind %-6s %.3f chars/token over %d tokens" % (kind, c / t, t))
+        print("%-24s %.3f chars/token over %d tokens (builder assumes %.2f)" % (
+            name, chars / toks, toks, build_suite.CHARS_PER_TOKEN[name]))
 
 
 def main():
@@ -174,12 +168,14 @@ def main():
     ap.add_argument("--json", default=None, help="write per-dataset scores here")
     args = ap.parse_args()
 
+    # spinning OpenMP workers stall badly on a shared 2-core machine
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from llama_cpp import Llama
     cfg = {k: json.load(open(os.path.join(args.suite, "config", k + ".json")))
            for k in ("dataset2prompt", "dataset2maxlen", "dataset2metric", "dataset2style")}
     names = args.datasets.split(",") if args.datasets else list(cfg["dataset2prompt"])
     llm = Llama(model_path=args.model, n_ctx=args.max_length + 160, n_threads=2, n_batch=512,
-                verbose=False, vocab_only=args.calibrate)
+                flash_attn=True, verbose=False, vocab_only=args.calibrate)
     if args.calibrate:
         calibrate(llm, args.suite, names, args.records)
         return 0
@@ -204,7 +200,8 @@ def main():
             s = max(metric(pred, g, all_classes=r["all_classes"]) for g in r["answers"])
             scores.append(s)
             if k < args.show:
-                print("  [%s] %.2f gold=%r pred=%r" % (name, s, r["answers"][0][:80], pred[:120]))
+                print("  [%s] %.2f gold=%r pred=%r" % (name, s, r["answers"][0][:80], pred[:120]),
+                      flush=True)
         results[name] = round(100 * sum(scores) / len(scores), 2)
         print("%-24s %6.2f   (%d records, prompts %d-%d tokens, %.0f s)" % (
             name, results[name], len(scores), min(ntoks), max(ntoks), time.time() - t0), flush=True)

@@ -1,0 +1,84 @@
+// The evaluation journal: every utility an estimator obtains is appended to a text file as soon as
+// its batch completes (fsync'd), so a profiling run of hours can be killed and resumed with the
+// same final values, bit for bit.
+//
+// File format (cokv.journal.v1), one line per record:
+//   # cokv.journal.v1 {settings JSON}                       first line: the run's settings
+//   <estimator> <chain> <slice> <sample> <part> <mask> <utility>
+// estimator: a tag without spaces ("ssv", "perm", "lev", "exact", "base"); chain, slice, sample,
+// part: decimal (part: 0 = the sampled coalition S, 1 = its complement N\S for SSV and regression;
+// the prefix length for permutations); mask: the coalition as hex digits of sum_{i in S} 2^i,
+// ceil(n/4) digits, most significant first; utility: C99 hex float (%a), so replay is exact.
+// A last line without its newline (killed mid-write) is ignored and cut off on resume.
+#pragma once
+#include <cstdint>
+#include <nlohmann/json_fwd.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "profile/game.h"
+
+namespace cokv::profile {
+
+// Names one utility evaluation of an estimator run; stable across runs with the same settings
+// (it fixes which random stream drew the coalition), independent of batch size and threads.
+struct EvalKey {
+  std::string_view estimator;  // a tag without spaces, e.g. "ssv"
+  uint32_t chain = 0;
+  uint32_t slice = 0;
+  uint64_t sample = 0;
+  uint32_t part = 0;
+};
+
+std::string format_key(const EvalKey& key);        // "ssv 0 22 5 1"
+std::string coalition_hex(const Coalition& c);      // see the file format above
+
+// What to do with the journal file.
+enum class JournalMode {
+  fresh,   // start a new journal; refuses to overwrite a non-empty file (use resume, or remove it)
+  resume,  // replay an existing journal (created if missing); refuses different settings
+};
+
+// Wraps a Game: answers keys already in the journal from the file (after checking the coalition
+// is the one this run drew), evaluates only the others, and appends them. Without a journal it is
+// a pass-through that counts evaluations.
+class JournaledGame {
+ public:
+  explicit JournaledGame(Game& game);
+  // settings: everything that determines which coalitions are drawn and what they are worth
+  // (estimator, seed, samples, slices, model, data...), but not the batch size or thread count.
+  JournaledGame(Game& game, const std::string& path, const nlohmann::json& settings, JournalMode mode);
+  ~JournaledGame();
+  JournaledGame(const JournaledGame&) = delete;
+  JournaledGame& operator=(const JournaledGame&) = delete;
+
+  int n_players() const { return game_.n_players(); }
+
+  // utilities[k] = U(batch[k]); keys[k] names batch[k]. All three spans have the same length.
+  // Throws cokv::Error naming the journal file and line when a journaled key's coalition differs.
+  void evaluate(std::span<const EvalKey> keys, std::span<const Coalition> batch, std::span<double> utilities);
+
+  int64_t n_requested() const { return n_requested_; }  // all evaluate() entries so far
+  int64_t n_evaluated() const { return n_evaluated_; }  // of which the game computed
+  int64_t n_replayed() const { return n_replayed_; }    // of which came from the journal
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Entry {
+    int64_t line;      // 1-based line number in the file, for messages
+    std::string mask;  // hex coalition
+    double utility;
+  };
+  void load(const nlohmann::json& settings);
+  void append(const std::string& text);
+
+  Game& game_;
+  std::string path_;
+  int fd_ = -1;
+  std::unordered_map<std::string, Entry> journaled_;  // format_key -> entry
+  int64_t n_requested_ = 0, n_evaluated_ = 0, n_replayed_ = 0;
+};
+
+}  // namespace cokv::profile

@@ -1,0 +1,45 @@
+// Heatmaps: PNG and SVG files created and non-empty (skipped with a WARN without gnuplot);
+// a missing gnuplot gives a clear error.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/file_bytes.h"
+#include "report/heatmap.h"
+
+namespace fs = std::filesystem;
+using namespace cokv;
+
+TEST_CASE("heatmap: PNG and SVG via gnuplot", "[heatmap]") {
+  if (!gnuplot_available()) {
+    WARN("gnuplot is not installed: heatmap drawing not tested (install gnuplot-nox)");
+    return;
+  }
+  const auto dir = fs::temp_directory_path() / ("cokv-test-heatmap-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::vector<double> v(90);
+  for (int p = 0; p < 90; ++p) v[p] = std::sin(p * 0.3);
+  const std::string png = (dir / "h it's.png").string(), svg = (dir / "h.svg").string();
+  HeatmapOptions o;
+  o.title = "SSV qasper_e (alpha_10)";
+  write_heatmap(v, 30, 3, png, svg, o);
+  const std::string pb = read_file_bytes(png), sb = read_file_bytes(svg);
+  REQUIRE(pb.size() > 1000);
+  REQUIRE(pb.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0);
+  REQUIRE(sb.find("<svg") != std::string::npos);
+  REQUIRE(sb.find("qasper_e") != std::string::npos);
+  const std::string term = gnuplot_png_terminal();
+  REQUIRE((term == "pngcairo" || term == "png"));
+  REQUIRE_THROWS_WITH(write_heatmap(v, 30, 2, png, ""), Catch::Contains("n_layers x n_kv_heads"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("heatmap: a missing gnuplot is a clear error", "[heatmap]") {
+  HeatmapOptions o;
+  o.gnuplot = "/nonexistent/gnuplot";
+  REQUIRE_THROWS_WITH(write_heatmap(std::vector<double>(6, 1.0), 2, 3, "x.png", "", o),
+                      Catch::Contains("x.png") && Catch::Contains("gnuplot-nox"));
+}
