@@ -19,9 +19,14 @@ int main(int argc, char** argv) {
   app.add_flag("--chat", chat, "wrap the prompt in the model's chat template as a user turn");
   app.add_option("--max-new", max_new, "maximum new tokens")->check(CLI::Range(1, 100000));
   app.add_flag("--ids", show_ids, "also print the generated token ids on stderr");
+  std::string numerics = "fp32";
+  app.add_option("--numerics", numerics,
+                 "fp32: exact arithmetic on the dequantised weights; ggml: round activations like llama.cpp")
+      ->check(CLI::IsMember({"fp32", "ggml"}));
   CLI11_PARSE(app, argc, argv);
   try {
-    auto m = cokv::Model::load(model_path);
+    auto m = cokv::Model::load(model_path, numerics == "ggml" ? cokv::Model::Numerics::Ggml
+                                                                     : cokv::Model::Numerics::Fp32);
     const std::string text = chat ? m->chat.apply_user(prompt) : prompt;
     const std::vector<int32_t> ids = m->tok.encode(text);
     cokv::PromptKV p = cokv::prefill(*m, ids);

@@ -57,7 +57,7 @@ TEST_CASE("RandomStream is a pure function of (seed, ids, position)", "[rng]") {
   REQUIRE(same_xy < 2);
 }
 
-TEST_CASE("uniform() is in [0,1) with the right mean and variance", "[rng]") {
+TEST_CASE("uniform() lies in the half-open unit interval with the right mean and variance", "[rng]") {
   RandomStream rs(42, 1, 2, 3);
   const int m = 200000;
   double sum = 0, sumsq = 0;

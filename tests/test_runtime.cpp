@@ -49,11 +49,15 @@ std::vector<std::vector<float>> masked_forward(const Model& m, const std::vector
   for (int il = 0; il < c.n_layers; ++il) {
     const LayerWeights& lw = m.w.layers[il];
     rms_norm(x, lw.attn_norm, c.norm_eps, xn);
+    quantize_activations(xn, m.act_quant);
     q = xn * lw.wq.transpose();
     k = xn * lw.wk.transpose();
     v = xn * lw.wv.transpose();
     rope_rows(rope, q, H, D, pos.data());
     rope_rows(rope, k, G, D, pos.data());
+    round_kv(q, m.act_quant);
+    round_kv(k, m.act_quant);
+    round_kv(v, m.act_quant);
     Mat attn = Mat::Zero(N, H * D);
     for (int i = 0; i < N; ++i)
       for (int h = 0; h < H; ++h) {
@@ -79,17 +83,21 @@ std::vector<std::vector<float>> masked_forward(const Model& m, const std::vector
         for (size_t a = 0; a < vis.size(); ++a)
           for (int e = 0; e < D; ++e) attn(i, h * D + e) += float(s[a] / z * v(vis[a], g * D + e));
       }
+    quantize_activations(attn, m.act_quant);
     x += attn * lw.wo.transpose();
     rms_norm(x, lw.ffn_norm, c.norm_eps, xn);
+    quantize_activations(xn, m.act_quant);
     gate = xn * lw.w_gate.transpose();
     up = xn * lw.w_up.transpose();
     gate = gate.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up);
+    quantize_activations(gate, m.act_quant);
     x += gate * lw.w_down.transpose();
   }
   std::vector<std::vector<float>> out;
   for (int i = T - 1; i < N; ++i) {
     Mat last = x.row(i);
     rms_norm(last, m.w.out_norm, c.norm_eps, xn);
+    quantize_activations(xn, m.act_quant);
     Mat lg = xn * m.w.lm_head().transpose();
     out.emplace_back(lg.data(), lg.data() + lg.size());
   }

@@ -96,6 +96,7 @@ class Decoder {
     for (int il = 0; il < c_.n_layers; ++il) {
       const LayerWeights& lw = m_.w.layers[il];
       rms_norm(x_, lw.attn_norm, c_.norm_eps, xn_);
+      quantize_activations(xn_, m_.act_quant);
       linear(xn_, lw.wq, q_);
       linear(xn_, lw.wk, k_);
       linear(xn_, lw.wv, v_);
@@ -106,6 +107,9 @@ class Decoder {
       }
       rope_rows(rope_, q_, H, D, pos_.data());
       rope_rows(rope_, k_, G, D, pos_.data());
+      round_kv(q_, m_.act_quant);
+      round_kv(k_, m_.act_quant);
+      round_kv(v_, m_.act_quant);
       for (int r = 0; r < rows; ++r) {
         const int s = active[r / c], t = n_done_[s] + r % c;
         for (int g = 0; g < G; ++g) {
@@ -118,17 +122,21 @@ class Decoder {
         case 128: attention<128>(il, active, c); break;
         default: attention<Eigen::Dynamic>(il, active, c); break;
       }
+      quantize_activations(attn_, m_.act_quant);
       linear(attn_, lw.wo, o_);
       x_ += o_;
       rms_norm(x_, lw.ffn_norm, c_.norm_eps, xn_);
+      quantize_activations(xn_, m_.act_quant);
       linear(xn_, lw.w_gate, gate_);
       linear(xn_, lw.w_up, up_);
       gate_ = gate_.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up_);
+      quantize_activations(gate_, m_.act_quant);
       linear(gate_, lw.w_down, o_);
       x_ += o_;
     }
     for (int s : active) n_done_[s] += c;
     rms_norm(x_, m_.w.out_norm, c_.norm_eps, hidden_);
+    quantize_activations(hidden_, m_.act_quant);  // the LM head's input
   }
 
   const Mat& hidden() const { return hidden_; }

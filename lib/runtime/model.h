@@ -6,6 +6,7 @@
 #include "model/config.h"
 #include "model/tokenizer.h"
 #include "model/weights.h"
+#include "runtime/ops.h"
 
 namespace cokv {
 
@@ -15,9 +16,14 @@ struct Model {
   Weights w;
   Tokenizer tok;
   ChatTemplate chat;
+  ActQuant act_quant = ActQuant::Fp32;  // how matmul inputs are rounded (see ops.h)
 
+  // Fp32: exact arithmetic on the dequantised weights (the reference). Ggml: round matmul
+  // inputs to 8-bit blocks and Q/K/V to fp16 as llama.cpp's CPU path does for
+  // block-quantised weights; closer to llama.cpp's logits, not closer to the model.
+  enum class Numerics { Fp32, Ggml };
   // Maps the GGUF, reads config and tokenizer, dequantises every weight once.
-  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> load(const std::string& path, Numerics numerics = Numerics::Fp32);
 };
 
 }  // namespace cokv

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "model/dequant.h"
 
 namespace cokv {
 
@@ -15,6 +16,26 @@ void rms_norm(const Mat& x, const Vec& g, float eps, Mat& y) {
     const float s = 1.f / std::sqrt(ms + eps);
     y.row(r) = (x.row(r).array() * s) * g.transpose().array();
   }
+}
+
+void quantize_activations(Mat& x, ActQuant q) {
+  if (q == ActQuant::Fp32) return;
+  const Eigen::Index n_blocks = x.cols() / 32;  // ggml rows are whole blocks
+#pragma omp parallel for if (x.rows() > 16)
+  for (Eigen::Index r = 0; r < x.rows(); ++r)
+    for (Eigen::Index b = 0; b < n_blocks; ++b) {
+      float* v = x.row(r).data() + b * 32;
+      float amax = 0.f;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
+      const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+      for (int i = 0; i < 32; ++i) v[i] = std::nearbyint(v[i] * id) * d;
+    }
+}
+
+void round_kv(Mat& x, ActQuant q) {
+  if (q == ActQuant::Fp32) return;
+  float* v = x.data();
+  for (Eigen::Index i = 0; i < x.size(); ++i) v[i] = fp16_to_fp32(fp32_to_fp16(v[i]));
 }
 
 void RopeTable::build(const ModelConfig& cfg, int n_pos) {

@@ -12,6 +12,18 @@ namespace cokv {
 // Y = X W^T for a weight stored [out, in] (ggml layout). Eigen's GEMM, OpenMP inside.
 inline void linear(const Mat& x, const Mat& w, Mat& y) { y.noalias() = x * w.transpose(); }
 
+// How matmul inputs are rounded. ggml (llama.cpp) multiplies block-quantised weights with
+// activations quantised to 8 bits per 32-value block (Q8_0/Q8_1: d = max|x|/127,
+// q = round(x/d)); emulating that makes our logits match llama.cpp's to ~0.02 instead of
+// ~0.2, enough to agree on near-ties. Fp32 keeps activations exact.
+enum class ActQuant { Fp32, Q8Blocks };
+
+// In place: rounds to the nearest fp16 value (ggml's f16 KV cache), a no-op for Fp32.
+void round_kv(Mat& x, ActQuant q);
+
+// In place: rounds every 32-value block of every row to 8-bit levels (a no-op for Fp32).
+void quantize_activations(Mat& x, ActQuant q);
+
 // Row-wise RMSNorm: y = x / sqrt(mean(x^2) + eps) * g.
 void rms_norm(const Mat& x, const Vec& g, float eps, Mat& y);
 

@@ -84,11 +84,12 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
     out.k.resize(c.n_layers), out.v.resize(c.n_layers), out.q_win.resize(c.n_layers);
   }
 
-  Mat xn, q, k, v, attn, o, gate, up;
+  Mat xn, q, k, v, attn, aq, o, gate, up;
   const float scale = 1.f / std::sqrt(float(D));
   for (int il = 0; il < c.n_layers; ++il) {
     const LayerWeights& lw = m.w.layers[il];
     rms_norm(x, lw.attn_norm, c.norm_eps, xn);
+    quantize_activations(xn, m.act_quant);
     linear(xn, lw.wq, q);
     linear(xn, lw.wk, k);
     linear(xn, lw.wv, v);
@@ -99,6 +100,9 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
     }
     rope_rows(rope, q, H, D, pos.data());
     rope_rows(rope, k, G, D, pos.data());
+    round_kv(q, m.act_quant);
+    round_kv(k, m.act_quant);
+    round_kv(v, m.act_quant);
 
     if (opt.keep_kv) {
       auto& kl = out.k[il];
@@ -119,15 +123,23 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
 
     q *= scale;
     causal_attention(q, k, v, c, attn);
-    linear(attn, lw.wo, o);
+    if (m.act_quant == ActQuant::Fp32) {
+      linear(attn, lw.wo, o);
+    } else {
+      aq = attn;  // the observer sees exact head outputs
+      quantize_activations(aq, m.act_quant);
+      linear(aq, lw.wo, o);
+    }
     Mat x_in, x_mid;  // copies only when observed
     if (opt.observer) x_in = x;
     x += o;
     if (opt.observer) x_mid = x;
     rms_norm(x, lw.ffn_norm, c.norm_eps, xn);
+    quantize_activations(xn, m.act_quant);
     linear(xn, lw.w_gate, gate);
     linear(xn, lw.w_up, up);
     gate = gate.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up);
+    quantize_activations(gate, m.act_quant);
     linear(gate, lw.w_down, o);
     x += o;
     if (opt.observer) opt.observer->on_layer(il, x_in, attn, x_mid, x);
@@ -136,6 +148,7 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
   // Only the last position's logits are needed: the LM head is the largest matrix.
   Mat last = x.row(T - 1);
   rms_norm(last, m.w.out_norm, c.norm_eps, xn);
+  quantize_activations(xn, m.act_quant);
   Mat logits;
   linear(xn, m.w.lm_head(), logits);
   out.logits.assign(logits.data(), logits.data() + logits.size());
