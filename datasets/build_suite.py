@@ -289,6 +289,20 @@ class Gcide:
             raise BuildError("%s: only %d entries" % (GCIDE_INDEX, len(self.blocks)))
         self._memo = {}
 
+    def with_pos(self, pos):
+        """Indexes of blocks whose header line names part of speech `pos` (a fast scan of the
+        raw headers; entry() has the final word)."""
+        if not hasattr(self, "_pos_index"):
+            self._pos_index = {}
+            pat = re.compile(rb"\\, (v\. [ti]\.|v\.|n\.|a\.|adj\.|adv\.)")
+            names = dict((abbr.encode(), name) for abbr, name in POS_NAMES)
+            for k, (off, size) in enumerate(self.blocks):
+                head = self.raw[off:off + min(size, 160)].split(b"\n", 1)[0]
+                m = pat.search(head)
+                if m:
+                    self._pos_index.setdefault(names[m.group(1)], []).append(k)
+        return self._pos_index.get(pos, [])
+
     def entry(self, k):
         """Cleaned block k (None when unusable); cleaned on first use since runs touch only a
         small part of the dictionary."""
@@ -404,7 +418,7 @@ class Stdlib:
                     if not src.isascii() or "\t" in src or "\r" in src:
                         continue
                     # data tables (hex digits, numbers) tokenize far finer than code
-                    if sum(c.isdigit() for c in src) > 0.08 * len(src):
+                    if sum(src.count(d) for d in "0123456789") > 0.08 * len(src):
                         continue
                     self.files[rel] = src
         if len(self.files) < 100:
@@ -498,8 +512,8 @@ def verse_lines(verses):
 
 
 def gen_kjv_verse(src, p, rng, i):
-    """single_doc_qa: a stretch of KJV verses, one per line with its reference; the question
-    names one reference and the answer is that verse's text."""
+    """single_doc_qa: a stretch of KJV verses, one per line with its reference; the input is
+    one verse's reference and first words, the answer the rest of that verse."""
     bible = src.get("bible")
     vs = bible.verses
     for _ in tries():
@@ -516,7 +530,12 @@ def gen_kjv_verse(src, p, rng, i):
         d = depth_slot(i, rng)
         j = min(cands, key=lambda c: abs(c / len(run) - d))
         v = run[j]
-        return {"context": context, "input": ref(v), "answers": [v[3]]}
+        words = v[3].split()
+        k = max(3, len(words) // 3)
+        stem = "%s %s" % (ref(v), " ".join(words[:k]))
+        if context.count(stem) != 1:
+            continue
+        return {"context": context, "input": stem, "answers": [" ".join(words[k:])]}
 
 
 def gcide_run(gc, rng, budget, kind, max_chars=1200, min_chars=0):
@@ -622,7 +641,7 @@ def gen_bio_hop(src, p, rng, i):
         if not p.min_tokens <= est_tokens(context, p.kind) <= p.max_tokens or len(people) < 4:
             continue
         by_name = {q["name"]: q for q in people}
-        if rng.random() < 0.35:
+        if i % 3 == 0:  # one bridge question for two comparisons
             cands = [q for q in people if q["mentor"]]
             q = rng.choice(cands)
             m = by_name[q["mentor"]]
@@ -767,9 +786,11 @@ POS_CLASSES = ["noun", "verb", "adjective", "adverb"]
 
 def random_entry(gc, rng, pos):
     """A random usable entry of the given part of speech with a short definition."""
+    ks = gc.with_pos(pos)
     for _ in tries():
-        e = gc.entry(rng.below(len(gc.blocks)))
-        if e and e["pos"] == pos and e["definition"] and e["head"].lower() not in e["definition"].lower():
+        e = gc.entry(ks[rng.below(len(ks))])
+        if e and e["pos"] == pos and e["definition"] and not e["definition"].startswith("See ") \
+                and e["head"].lower() not in e["definition"].lower():
             return e
 
 
@@ -1078,8 +1099,8 @@ def gen_repobench_py(src, p, rng, i):
 DATASETS = [
     ("kjv_verse", "single_doc_qa", gen_kjv_verse, "qa_f1", 64, "narrativeqa",
      "Below is a passage from the King James Bible. Each line starts with the book, chapter and "
-     "verse.\n\n{context}\n\nQuote the verse below exactly as it appears in the passage, "
-     "starting with its reference.\n\n{input}"),
+     "verse.\n\n{context}\n\nComplete the verse below exactly as it appears in the passage."
+     "\n\n{input}"),
     ("gcide_define", "single_doc_qa", gen_gcide_define, "qa_f1", 64, "multifieldqa_en",
      "Below are entries from a dictionary.\n\n{context}\n\nWhat does the word \"{input}\" mean? "
      "Quote its entry from the text above.\n\n{input},"),
@@ -1294,7 +1315,7 @@ def derivable(name, r):
     """Checks that the gold answer follows from the record (returns a message if not)."""
     ctx, q, a = r["context"], r["input"], r["answers"][0]
     if name == "kjv_verse":
-        if ("\n" + q + " " + a + "\n") not in ("\n" + ctx + "\n"):
+        if ("\n" + q + " " + a + "\n") not in ("\n" + ctx + "\n") or ctx.count(q) != 1:
             return "verse line not in context"
     elif name == "gcide_define":
         head = q
