@@ -10,9 +10,10 @@ checkout, which cokv's LongBench reader opens exactly as it opens the real one:
     OUT/config/dataset2maxlen.json    max new tokens per dataset
     OUT/config/dataset2metric.json    qa_f1 | rouge_l | classification | retrieval | count | code_sim
     OUT/config/categories.json        the six LongBench categories -> datasets
-    OUT/config/dataset2style.json     per dataset: the LongBench dataset it imitates and whether
-                                      LongBench would apply the chat template / cut the
-                                      prediction to its first line (pred.py conventions)
+    OUT/config/dataset2style.json     per dataset: the LongBench dataset it imitates, whether to
+                                      apply the chat template (false: the templates end with
+                                      the start of the answer, a raw completion) and whether to
+                                      cut the prediction to its first line before scoring
     OUT/config/build_info.json        seed, sizes, source package versions (no timestamps)
 
 Texts are read at build time from installed Debian packages and are never committed:
@@ -1157,9 +1158,10 @@ DATASETS = [
 
 CATEGORIES = ["single_doc_qa", "multi_doc_qa", "summarization", "few_shot", "synthetic", "code"]
 METRICS = {"qa_f1", "rouge_l", "classification", "retrieval", "count", "code_sim"}
-# LongBench pred.py: these get the raw prompt (no chat template); trec, triviaqa and samsum
-# predictions are also cut to their first line before scoring.
-RAW_PROMPT = {"trec", "triviaqa", "samsum", "lcc", "repobench-p"}
+# LongBench pred.py cuts trec, triviaqa and samsum predictions to their first line before
+# scoring. (It also gives those and the code datasets the raw prompt, everything else the chat
+# template; the local suite's templates end with the start of the answer, which only works
+# as a raw completion, so dataset2style.json says chat_template false for all of them.)
 FIRST_LINE = {"trec", "triviaqa", "samsum"}
 # The synthetic datasets' answers are one line; cut predictions there too (the model tends to
 # repeat the stem: "52104.\n\nThe pass key is 52")
@@ -1204,13 +1206,17 @@ def build(out, args, only=None):
                 f.write(json.dumps(rec, ensure_ascii=True) + "\n")
     names = [d[0] for d in DATASETS if not only or d[0] in only]
     rows = [d for d in DATASETS if d[0] in names]
+    if not only:  # a rebuild into an old folder drops datasets this builder no longer makes
+        for fn in sorted(os.listdir(os.path.join(out, "data"))):
+            if fn.endswith(".jsonl") and fn[:-6] not in names:
+                os.remove(os.path.join(out, "data", fn))
     write_json(os.path.join(out, "config", "dataset2prompt.json"), {d[0]: d[6] for d in rows})
     write_json(os.path.join(out, "config", "dataset2maxlen.json"), {d[0]: d[4] for d in rows})
     write_json(os.path.join(out, "config", "dataset2metric.json"), {d[0]: d[3] for d in rows})
     write_json(os.path.join(out, "config", "categories.json"),
                {c: [d[0] for d in rows if d[1] == c] for c in CATEGORIES})
     write_json(os.path.join(out, "config", "dataset2style.json"),
-               {d[0]: {"analog": d[5], "chat_template": d[5] not in RAW_PROMPT,
+               {d[0]: {"analog": d[5], "chat_template": False,
                        "first_line": d[5] in FIRST_LINE or d[0] in FIRST_LINE_LOCAL} for d in rows})
     write_json(os.path.join(out, "config", "build_info.json"),
                {"builder": "datasets/build_suite.py", "seed": args.seed, "records": args.records,
