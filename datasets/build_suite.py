@@ -10,9 +10,10 @@ checkout, which cokv's LongBench reader opens exactly as it opens the real one:
     OUT/config/dataset2maxlen.json    max new tokens per dataset
     OUT/config/dataset2metric.json    qa_f1 | rouge_l | classification | retrieval | count | code_sim
     OUT/config/categories.json        the six LongBench categories -> datasets
-    OUT/config/dataset2style.json     per dataset: the LongBench dataset it imitates and whether
-                                      LongBench would apply the chat template / cut the
-                                      prediction to its first line (pred.py conventions)
+    OUT/config/dataset2style.json     per dataset: the LongBench dataset it imitates, whether to
+                                      apply the chat template (false: the templates end with
+                                      the start of the answer, a raw completion) and whether to
+                                      cut the prediction to its first line before scoring
     OUT/config/build_info.json        seed, sizes, source package versions (no timestamps)
 
 Texts are read at build time from installed Debian packages and are never committed:
@@ -60,8 +61,8 @@ CHARS_PER_TOKEN = {
     "kjv_verse": 3.55, "gcide_define": 3.10, "bio_hop": 3.35, "gcide_pair": 3.05,
     "kjv_openings": 3.85, "gcide_senses": 3.20, "fortune_topic": 3.70, "gcide_pos": 3.95,
     "gcide_fewshot_qa": 3.10, "passkey": 4.05, "kv_retrieval": 1.12,
-    "passage_retrieval_kjv": 3.90, "passage_count_kjv": 4.00, "lcc_py": 3.40,
-    "repobench_py": 3.50,
+    "passage_retrieval_kjv": 3.90, "passage_count_kjv": 4.00, "lcc_py": 3.70,
+    "repobench_py": 3.65,
 }
 
 
@@ -289,6 +290,20 @@ class Gcide:
             raise BuildError("%s: only %d entries" % (GCIDE_INDEX, len(self.blocks)))
         self._memo = {}
 
+    def with_pos(self, pos):
+        """Indexes of blocks whose header line names part of speech `pos` (a fast scan of the
+        raw headers; entry() has the final word)."""
+        if not hasattr(self, "_pos_index"):
+            self._pos_index = {}
+            pat = re.compile(rb"\\, (v\. [ti]\.|v\.|n\.|a\.|adj\.|adv\.)")
+            names = dict((abbr.encode(), name) for abbr, name in POS_NAMES)
+            for k, (off, size) in enumerate(self.blocks):
+                head = self.raw[off:off + min(size, 160)].split(b"\n", 1)[0]
+                m = pat.search(head)
+                if m:
+                    self._pos_index.setdefault(names[m.group(1)], []).append(k)
+        return self._pos_index.get(pos, [])
+
     def entry(self, k):
         """Cleaned block k (None when unusable); cleaned on first use since runs touch only a
         small part of the dictionary."""
@@ -392,7 +407,7 @@ class Stdlib:
             dirnames[:] = sorted(d for d in dirnames
                                  if d not in ("test", "tests", "idle_test", "site-packages",
                                               "dist-packages", "__pycache__", "lib2to3",
-                                              "idlelib", "turtledemo", "ensurepip", "config-3")
+                                              "idlelib", "turtledemo", "ensurepip", "encodings")
                                  and not d.startswith("config-"))
             for fn in sorted(filenames):
                 if fn.endswith(".py") and not fn.startswith("test_"):
@@ -402,6 +417,9 @@ class Stdlib:
                     except (UnicodeDecodeError, OSError):
                         continue
                     if not src.isascii() or "\t" in src or "\r" in src:
+                        continue
+                    # data tables (hex digits, numbers) tokenize far finer than code
+                    if sum(src.count(d) for d in "0123456789") > 0.08 * len(src):
                         continue
                     self.files[rel] = src
         if len(self.files) < 100:
@@ -495,8 +513,8 @@ def verse_lines(verses):
 
 
 def gen_kjv_verse(src, p, rng, i):
-    """single_doc_qa: a stretch of KJV verses, one per line with its reference; the question
-    names one reference and the answer is that verse's text."""
+    """single_doc_qa: a stretch of KJV verses, one per line with its reference; the input is
+    one verse's reference and first words, the answer the rest of that verse."""
     bible = src.get("bible")
     vs = bible.verses
     for _ in tries():
@@ -513,7 +531,12 @@ def gen_kjv_verse(src, p, rng, i):
         d = depth_slot(i, rng)
         j = min(cands, key=lambda c: abs(c / len(run) - d))
         v = run[j]
-        return {"context": context, "input": ref(v), "answers": [v[3]]}
+        words = v[3].split()
+        k = max(3, len(words) // 3)
+        stem = "%s %s" % (ref(v), " ".join(words[:k]))
+        if context.count(stem) != 1:
+            continue
+        return {"context": context, "input": stem, "answers": [" ".join(words[k:])]}
 
 
 def gcide_run(gc, rng, budget, kind, max_chars=1200, min_chars=0):
@@ -619,7 +642,7 @@ def gen_bio_hop(src, p, rng, i):
         if not p.min_tokens <= est_tokens(context, p.kind) <= p.max_tokens or len(people) < 4:
             continue
         by_name = {q["name"]: q for q in people}
-        if rng.random() < 0.5:
+        if i % 3 == 0:  # one bridge question for two comparisons
             cands = [q for q in people if q["mentor"]]
             q = rng.choice(cands)
             m = by_name[q["mentor"]]
@@ -658,7 +681,7 @@ def gen_gcide_pair(src, p, rng, i):
             continue
         a, b = pick
         return {"context": context,
-                "input": "What do the words \"%s\" and \"%s\" mean?\nAnswer: %s," % (
+                "input": "What do the words \"%s\" and \"%s\" mean?\n\n%s," % (
                     a["head"], b["head"], a["head"]),
                 "answers": ["%s: %s. %s: %s." % (a["head"], a["definition"], b["head"], b["definition"])]}
 
@@ -764,9 +787,11 @@ POS_CLASSES = ["noun", "verb", "adjective", "adverb"]
 
 def random_entry(gc, rng, pos):
     """A random usable entry of the given part of speech with a short definition."""
+    ks = gc.with_pos(pos)
     for _ in tries():
-        e = gc.entry(rng.below(len(gc.blocks)))
-        if e and e["pos"] == pos and e["definition"] and e["head"].lower() not in e["definition"].lower():
+        e = gc.entry(ks[rng.below(len(ks))])
+        if e and e["pos"] == pos and e["definition"] and not e["definition"].startswith("See ") \
+                and e["head"].lower() not in e["definition"].lower():
             return e
 
 
@@ -967,6 +992,13 @@ def code_lines(src_text):
     return lines, good
 
 
+def split_line(line):
+    """Splits a target line after its indentation and first word: the model sees the start of
+    the line and completes the rest (the gold), as a code model does mid-line."""
+    m = re.match(r"\s*[A-Za-z_]\w*", line)
+    return line[:m.end()], line[m.end():].rstrip()
+
+
 def code_prefix(lines, end, budget, kind):
     """Start index s so that lines[s:end] is the longest line-aligned prefix within budget."""
     total, s = 0, end
@@ -995,7 +1027,10 @@ def gen_lcc_py(src, p, rng, i):
         context = "\n".join(lines[s:n]) + "\n"
         if not p.min_tokens <= est_tokens(context, p.kind) <= p.max_tokens:
             continue
-        return {"context": context, "input": "", "answers": [lines[n].rstrip()]}
+        head, rest = split_line(lines[n])
+        if len(rest.strip()) < 4:
+            continue
+        return {"context": context, "input": head, "answers": [rest]}
 
 
 def gen_repobench_py(src, p, rng, i):
@@ -1050,7 +1085,10 @@ def gen_repobench_py(src, p, rng, i):
             n = rng.choice(cross)
             s = code_prefix(lines, n, in_budget, p.kind)
             prefix = "# Path: %s\n%s\n" % (cur, "\n".join(lines[s:n]))
-        return {"context": context, "input": prefix, "answers": [lines[n].rstrip()]}
+        head, rest = split_line(lines[n])
+        if len(rest.strip()) < 4:
+            continue
+        return {"context": context, "input": prefix + head, "answers": [rest]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1062,7 +1100,7 @@ def gen_repobench_py(src, p, rng, i):
 DATASETS = [
     ("kjv_verse", "single_doc_qa", gen_kjv_verse, "qa_f1", 64, "narrativeqa",
      "Below is a passage from the King James Bible. Each line starts with the book, chapter and "
-     "verse.\n\n{context}\n\nQuote the verse {input} exactly as it appears in the passage."
+     "verse.\n\n{context}\n\nComplete the verse below exactly as it appears in the passage."
      "\n\n{input}"),
     ("gcide_define", "single_doc_qa", gen_gcide_define, "qa_f1", 64, "multifieldqa_en",
      "Below are entries from a dictionary.\n\n{context}\n\nWhat does the word \"{input}\" mean? "
@@ -1075,7 +1113,7 @@ DATASETS = [
     ("gcide_pair", "multi_doc_qa", gen_gcide_pair, "qa_f1", 64, "2wikimqa",
      "The following passages are taken from a dictionary.\n\n{context}\n\nAnswer the question "
      "using the definitions given in the passages. Give each word followed by its "
-     "definition.\n\nQuestion: {input}"),
+     "definition, quoting the passages.\n\nQuestion: {input}"),
     ("kjv_openings", "summarization", gen_kjv_openings, "rouge_l", 128, "gov_report",
      "Below are chapters of the King James Bible.\n\n{context}\n\n{input} For each chapter, "
      "write the book and chapter, a colon, and the first verse.\n\nSummary:\n"),
@@ -1104,7 +1142,7 @@ DATASETS = [
      "passage_retrieval_en",
      "Here are some paragraphs. Each ends with a line that names it. Please determine which "
      "paragraph ends with the sentence quoted below.\n\n{context}\n\nThe answer format must be "
-     "like \"Paragraph 1\", \"Paragraph 2\", etc. The quoted sentence is:\n\n{input}\n(end of"),
+     "like \"Paragraph 1\", \"Paragraph 2\", etc. The quoted sentence is:\n\n{input}\n"),
     ("passage_count_kjv", "synthetic", gen_passage_count, "count", 16, "passage_count",
      "There are some paragraphs below. Some of them may be duplicates. Please carefully read "
      "these paragraphs and determine how many unique paragraphs there are after removing "
@@ -1120,9 +1158,10 @@ DATASETS = [
 
 CATEGORIES = ["single_doc_qa", "multi_doc_qa", "summarization", "few_shot", "synthetic", "code"]
 METRICS = {"qa_f1", "rouge_l", "classification", "retrieval", "count", "code_sim"}
-# LongBench pred.py: these get the raw prompt (no chat template); trec, triviaqa and samsum
-# predictions are also cut to their first line before scoring.
-RAW_PROMPT = {"trec", "triviaqa", "samsum", "lcc", "repobench-p"}
+# LongBench pred.py cuts trec, triviaqa and samsum predictions to their first line before
+# scoring. (It also gives those and the code datasets the raw prompt, everything else the chat
+# template; the local suite's templates end with the start of the answer, which only works
+# as a raw completion, so dataset2style.json says chat_template false for all of them.)
 FIRST_LINE = {"trec", "triviaqa", "samsum"}
 # The synthetic datasets' answers are one line; cut predictions there too (the model tends to
 # repeat the stem: "52104.\n\nThe pass key is 52")
@@ -1167,13 +1206,17 @@ def build(out, args, only=None):
                 f.write(json.dumps(rec, ensure_ascii=True) + "\n")
     names = [d[0] for d in DATASETS if not only or d[0] in only]
     rows = [d for d in DATASETS if d[0] in names]
+    if not only:  # a rebuild into an old folder drops datasets this builder no longer makes
+        for fn in sorted(os.listdir(os.path.join(out, "data"))):
+            if fn.endswith(".jsonl") and fn[:-6] not in names:
+                os.remove(os.path.join(out, "data", fn))
     write_json(os.path.join(out, "config", "dataset2prompt.json"), {d[0]: d[6] for d in rows})
     write_json(os.path.join(out, "config", "dataset2maxlen.json"), {d[0]: d[4] for d in rows})
     write_json(os.path.join(out, "config", "dataset2metric.json"), {d[0]: d[3] for d in rows})
     write_json(os.path.join(out, "config", "categories.json"),
                {c: [d[0] for d in rows if d[1] == c] for c in CATEGORIES})
     write_json(os.path.join(out, "config", "dataset2style.json"),
-               {d[0]: {"analog": d[5], "chat_template": d[5] not in RAW_PROMPT,
+               {d[0]: {"analog": d[5], "chat_template": False,
                        "first_line": d[5] in FIRST_LINE or d[0] in FIRST_LINE_LOCAL} for d in rows})
     write_json(os.path.join(out, "config", "build_info.json"),
                {"builder": "datasets/build_suite.py", "seed": args.seed, "records": args.records,
@@ -1278,7 +1321,7 @@ def derivable(name, r):
     """Checks that the gold answer follows from the record (returns a message if not)."""
     ctx, q, a = r["context"], r["input"], r["answers"][0]
     if name == "kjv_verse":
-        if ("\n" + q + " " + a + "\n") not in ("\n" + ctx + "\n"):
+        if ("\n" + q + " " + a + "\n") not in ("\n" + ctx + "\n") or ctx.count(q) != 1:
             return "verse line not in context"
     elif name == "gcide_define":
         head = q
@@ -1357,8 +1400,9 @@ def derivable(name, r):
         if str(len(set(paras))) != a:
             return "unique count %d" % len(set(paras))
     elif name in ("lcc_py", "repobench_py"):
-        if not a.strip() or "\n" in a or not ctx.endswith("\n"):
-            return "bad next line"
+        if not a.strip() or "\n" in a or not ctx.endswith("\n") or "\n" in q.split("\n")[-1] \
+                or not re.fullmatch(r"\s*[A-Za-z_]\w*", q.split("\n")[-1]):
+            return "bad line split"
     return None
 
 

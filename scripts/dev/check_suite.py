@@ -10,9 +10,9 @@ truncation, first-line cut for trec/triviaqa/samsum-like datasets); prompts raw 
 them) or wrapped in the model's ChatML template (--chat, LongBench's default except for
 few-shot and code datasets).
 
-    python datasets/build_suite.py /tmp/s --records 10 --min-tokens 1000 --max-tokens 2000
-    VENV/bin/python scripts/dev/check_suite.py /tmp/s [--chat] [--records 10] [--datasets a,b]
-    VENV/bin/python scripts/dev/check_suite.py /tmp/s --calibrate   (characters per token)
+    python datasets/build_suite.py OUT --records 10 --min-tokens 1000 --max-tokens 2000
+    VENV/bin/python scripts/dev/check_suite.py OUT [--chat] [--records 10] [--datasets a,b]
+    VENV/bin/python scripts/dev/check_suite.py OUT --calibrate   (characters per token)
 
 Needs llama-cpp-python (not a cokv dependency); CPU only, n_threads=2.
 """
