@@ -33,7 +33,7 @@ void setup_run(CLI::App& app) {
   cmd->add_option("--longbench", o.benchmark_dir, "LongBench checkout or local suite folder (data/, config/)")
       ->required()
       ->check(CLI::ExistingDirectory);
-  cmd->add_option("--datasets", o.datasets, "Datasets to run (comma separated)")->delimiter(',');
+  cmd->add_option("--datasets", o.datasets, "Datasets to run (comma separated; all = every dataset with a data file)")->delimiter(',');
   cmd->add_option("--category", o.category,
                   "All datasets of a category (single_doc_qa, multi_doc_qa, summarization, few_shot, synthetic, code)");
   cmd->add_option("--methods", o.methods, "Built-in methods: full, uniform, adakv, pyramidkv, streaming")

@@ -16,6 +16,7 @@
 #include "core/file_bytes.h"
 #include "core/paths.h"
 #include "eval/eval_run.h"
+#include "kv/budget_table.h"
 #include "model_fixture.h"
 #include "report/heatmap.h"
 
@@ -63,12 +64,27 @@ cokv::EvalRunOptions base_options(const fs::path& out) {
 TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescoring", "[e2e][eval][model]") {
   const cokv::Model& m = cokv_test::default_model();
   const fs::path out1 = scratch("run1");
+  // A cokv-profile-style table file: one level at mean 16 (heads alternate 8 and 24).
+  const int n = m.cfg.n_kv_players();
+  cokv::BudgetTable bt;
+  bt.model = {m.cfg.name, m.cfg.arch, m.cfg.n_layers, m.cfg.n_heads, m.cfg.n_kv_heads, m.cfg.head_dim, ""};
+  bt.method = {{"name", "cokv"}};
+  bt.scores.assign(n, 0.0);
+  bt.window = 8;
+  cokv::BudgetLevel lv;
+  lv.mean_budget = 16;
+  for (int p = 0; p < n; ++p) lv.budgets.push_back(p % 2 ? 24 : 8);
+  bt.tables.push_back(lv);
+  fs::create_directories(out1.parent_path());
+  const std::string table_path = (out1.parent_path() / "table.json").string();
+  cokv::write_budget_table(table_path, bt);
   cokv::EvalRunOptions o = base_options(out1);
+  o.tables = {table_path};
   o.latency_records = 1;
   const auto s1 = cokv::run_eval(m, o);
   CHECK(s1.n_records == 6);
   CHECK(s1.n_records_run == 6);
-  const int n_methods = 1 + 3 * 2;
+  const int n_methods = 1 + 3 * 2 + 1;
   CHECK(s1.n_predictions_new == 6 * n_methods);
 
   for (const char* f : {"predictions.jsonl", "scores.json", "results.md", "run.json", "latency.json"})
@@ -97,6 +113,8 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
     CHECK(u16 < u32);
     CHECK(u32 < full);
     CHECK(full == size_t(p["prompt_tokens"].get<int>()) * m.cfg.n_kv_players() * 2 * m.cfg.head_dim * 4);
+    // The table keeps as many tokens as uniform at its mean (every head has >= 24 tokens).
+    CHECK(by_key.at(base + "cokv/16")["kv_bytes"] == u16);
     for (const char* meth : {"adakv", "streaming"})
       for (int b : {16, 32})
         CHECK(by_key.at(base + meth + "/" + std::to_string(b))["kv_bytes"] ==

@@ -137,6 +137,33 @@ TEST_CASE("method list: full once, built-ins x budgets, errors", "[eval]") {
   CHECK(ms[2].budget == 64);
   CHECK(ms[4].label == "adakv");
   CHECK_THROWS_WITH(build_method_list({"h2o"}, {32}, {}, cfg), Catch::Contains("full, uniform, adakv"));
+
+  // Budget tables: every level is a method at its mean; repeated labels get the alpha; the
+  // model shape is checked.
+  BudgetTable t;
+  t.model = {"m", "llama", 2, 6, 3, 4, ""};
+  t.method = {{"name", "cokv"}};
+  t.scores = {1, 2, 3, 4, 5, 6};
+  t.window = 8;
+  for (int alpha : {1, 5}) {
+    BudgetLevel lv;
+    lv.mean_budget = 16;
+    lv.alpha = alpha;
+    lv.budgets = {8, 8, 16, 16, 24, 24};
+    t.tables.push_back(lv);
+  }
+  const fs::path dir = scratch("tables");
+  write_budget_table((dir / "t.json").string(), t);
+  const auto tm = build_method_list({"full"}, {}, {(dir / "t.json").string()}, cfg);
+  REQUIRE(tm.size() == 3);
+  CHECK(tm[1].kind == MethodKind::Table);
+  CHECK(tm[1].label == "cokv");
+  CHECK(tm[1].budget == 16);
+  CHECK(tm[1].table == std::vector<int>{8, 8, 16, 16, 24, 24});
+  CHECK(tm[2].label == "cokv-a5");
+  ModelConfig other = cfg;
+  other.n_layers = 3;
+  CHECK_THROWS_WITH(build_method_list({}, {}, {(dir / "t.json").string()}, other), Catch::Contains("n_layers"));
   CHECK_THROWS_AS(build_method_list({"uniform"}, {}, {}, cfg), Error);
 }
 
@@ -162,6 +189,7 @@ TEST_CASE("benchmark folders: local-suite configs and LongBench checkout layout"
   CHECK(ft.first_line);
   CHECK_FALSE(ft.chat_template);
   CHECK(b.select({}, "synthetic") == std::vector<std::string>{"passkey"});
+  CHECK(b.select({"all"}, "") == std::vector<std::string>{"passkey"});  // those with data, config order
   // fortune_topic has no data file: an error when named, and its category selects nothing.
   CHECK_THROWS_WITH(b.select({"fortune_topic"}, ""), Catch::Contains("data file"));
   CHECK_THROWS_WITH(b.select({}, "few_shot"), Catch::Contains("at least one dataset"));

@@ -51,6 +51,14 @@ std::vector<std::string> Benchmark::select(const std::vector<std::string>& names
     if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
   };
   for (const std::string& n : names) {
+    if (n == "all") {
+      for (const auto& [c, list] : categories)
+        for (const std::string& x : list)
+          if (datasets.count(x) && fs::is_regular_file(datasets.at(x).data_path)) add(x);
+      for (const auto& [x, d] : datasets)
+        if (fs::is_regular_file(d.data_path)) add(x);
+      continue;
+    }
     const BenchDataset& d = dataset(n);
     if (!fs::is_regular_file(d.data_path)) fail(dir, "dataset '" + n + "'", "its data file " + d.data_path);
     add(n);

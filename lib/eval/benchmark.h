@@ -32,7 +32,8 @@ struct Benchmark {
 
   const BenchDataset& dataset(const std::string& name) const;  // throws naming the folder
   // Names for --datasets a,b / --category c: an unknown name is an error; a dataset whose data
-  // file is missing is an error when named, silently skipped when it came from a category.
+  // file is missing is an error when named, silently skipped when it came from a category or
+  // from the name "all" (every dataset with a data file, categories' order first).
   std::vector<std::string> select(const std::vector<std::string>& names, const std::string& category) const;
 };
 

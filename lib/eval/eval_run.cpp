@@ -173,7 +173,6 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
 
   std::ofstream out(sum.predictions_path, std::ios::app | std::ios::binary);
   if (!out) fail(sum.predictions_path, "file", "a writable predictions file");
-  const int L = m.cfg.n_layers, G = m.cfg.n_kv_heads;
   for (const Item& it : items) {
     const std::string& dsname = it.ds->info.name;
     std::vector<const MethodSpec*> todo;
@@ -218,8 +217,8 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
     if (progress) progress->add(1, dsname);
   }
   out.close();
-  (void)L;
-  (void)G;
+
+
 
   // Latency: each method alone with the compacted cache on the first N records.
   std::vector<LatencyRow> latency;
