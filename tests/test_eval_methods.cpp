@@ -203,6 +203,7 @@ TEST_CASE("benchmark folders: local-suite configs and LongBench checkout layout"
   CHECK(lb.dataset("hotpotqa").info.category == "multi_doc_qa");
   CHECK(lb.dataset("hotpotqa").info.max_new_tokens == 32);
   CHECK(lb.select({}, "few_shot") == std::vector<std::string>{"trec"});
+  CHECK(lb.select({"all"}, "") == std::vector<std::string>{"hotpotqa", "trec"});  // LongBench's order
   CHECK_THROWS_WITH(open_benchmark(scratch("empty").string(), table), Catch::Contains("dataset2prompt.json"));
 }
 

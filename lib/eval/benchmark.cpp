@@ -52,8 +52,8 @@ std::vector<std::string> Benchmark::select(const std::vector<std::string>& names
   };
   for (const std::string& n : names) {
     if (n == "all") {
-      for (const auto& [c, list] : categories)
-        for (const std::string& x : list)
+      for (const std::string& c : category_order)
+        for (const std::string& x : categories.at(c))
           if (datasets.count(x) && fs::is_regular_file(datasets.at(x).data_path)) add(x);
       for (const auto& [x, d] : datasets)
         if (fs::is_regular_file(d.data_path)) add(x);
@@ -155,6 +155,7 @@ Benchmark open_benchmark(const std::string& dir, const std::string& dataset_tabl
     if (!cats.is_object()) fail(cat_path, "content", "an object {category: [datasets]}");
     for (const auto& [c, list] : cats.items()) {
       if (!list.is_array()) fail(cat_path, c, "a list of dataset names");
+      if (!b.categories.count(c)) b.category_order.push_back(c);
       for (const auto& n : list) {
         if (!n.is_string()) fail(cat_path, c, "a list of dataset names");
         const std::string name = n.get<std::string>();
@@ -163,14 +164,11 @@ Benchmark open_benchmark(const std::string& dir, const std::string& dataset_tabl
       }
     }
   } else {
-    for (const auto& [name, info] : table)
-      if (b.datasets.count(name)) b.categories[info.category].push_back(name);
-    // keep LongBench's order inside each category
-    for (auto& [c, list] : b.categories) {
-      const auto& order = longbench::english_datasets();
-      std::sort(list.begin(), list.end(), [&](const std::string& a, const std::string& x) {
-        return std::find(order.begin(), order.end(), a) < std::find(order.begin(), order.end(), x);
-      });
+    for (const std::string& name : longbench::english_datasets()) {
+      if (!b.datasets.count(name) || !table.count(name)) continue;
+      const std::string& c = table.at(name).category;
+      if (!b.categories.count(c)) b.category_order.push_back(c);
+      b.categories[c].push_back(name);
     }
   }
   return b;

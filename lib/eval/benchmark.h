@@ -29,6 +29,7 @@ struct Benchmark {
   std::string dir;
   std::map<std::string, BenchDataset> datasets;  // every dataset the config describes
   std::map<std::string, std::vector<std::string>> categories;  // category -> datasets, config order
+  std::vector<std::string> category_order;                     // categories in config order
 
   const BenchDataset& dataset(const std::string& name) const;  // throws naming the folder
   // Names for --datasets a,b / --category c: an unknown name is an error; a dataset whose data
