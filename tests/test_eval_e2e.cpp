@@ -5,7 +5,6 @@
 // everything, a settings change is refused, the cokv-eval binary runs and `cokv-eval score`
 // reproduces scores.json.
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -42,8 +41,8 @@ std::vector<json> read_lines(const fs::path& p) {
 }
 
 std::string key(const json& j) {
-  return j["dataset"].get<std::string>() + "/" + j["_id"].get<std::string>() + "/" + j["method"].get<std::string>() +
-         "/" + std::to_string(j["budget"].get<int>());
+  return j["dataset"].get<std::string>() + "/" + j["_id"].get<std::string>() + "/" +
+         j["method"].get<std::string>() + "/" + std::to_string(j["budget"].get<int>());
 }
 
 cokv::EvalRunOptions base_options(const fs::path& out) {
@@ -97,7 +96,8 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
   REQUIRE(preds.size() == size_t(6 * n_methods));
   std::map<std::string, json> by_key;
   for (const auto& p : preds) {
-    for (const char* f : {"pred", "answers", "all_classes", "dataset", "_id", "method", "budget", "kv_bytes", "score"})
+    for (const char* f :
+         {"pred", "answers", "all_classes", "dataset", "_id", "method", "budget", "kv_bytes", "score"})
       REQUIRE(p.contains(f));
     CHECK(by_key.emplace(key(p), p).second);  // no duplicates
     if (p["dataset"] == "trec") CHECK(p["all_classes"].size() == 4);
@@ -109,7 +109,8 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
     if (p["method"] != "full") continue;
     const std::string base = p["dataset"].get<std::string>() + "/" + p["_id"].get<std::string>() + "/";
     const size_t full = p["kv_bytes"];
-    const size_t u16 = by_key.at(base + "uniform/16")["kv_bytes"], u32 = by_key.at(base + "uniform/32")["kv_bytes"];
+    const size_t u16 = by_key.at(base + "uniform/16")["kv_bytes"],
+                 u32 = by_key.at(base + "uniform/32")["kv_bytes"];
     CHECK(u16 < u32);
     CHECK(u32 < full);
     CHECK(full == size_t(p["prompt_tokens"].get<int>()) * m.cfg.n_kv_players() * 2 * m.cfg.head_dim * 4);
@@ -178,10 +179,11 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
   INFO("the cokv-eval binary (build the cokv-eval target): " << exe);
   REQUIRE(fs::exists(exe));
   const fs::path out5 = scratch("binary");
-  const std::string cmd = exe + " run --model '" + m.path + "' --longbench '" + COKV_SOURCE_DIR +
-                          "/tests/data/eval' --datasets trec,hotpotqa --methods full,uniform --budgets 16 --split all "
-                          "--max-records 1 --max-new 6 --no-plots --out '" + out5.string() + "' > '" +
-                          (out5.string() + ".stdout") + "' 2> '" + out5.string() + ".stderr'";
+  const std::string cmd =
+      exe + " run --model '" + m.path + "' --longbench '" + COKV_SOURCE_DIR +
+      "/tests/data/eval' --datasets trec,hotpotqa --methods full,uniform --budgets 16 --split all "
+      "--max-records 1 --max-new 6 --no-plots --out '" +
+      out5.string() + "' > '" + (out5.string() + ".stdout") + "' 2> '" + out5.string() + ".stderr'";
   REQUIRE(std::system(cmd.c_str()) == 0);
   const auto preds5 = read_lines(out5 / "predictions.jsonl");
   CHECK(preds5.size() == 2 * 1 * 2);
@@ -190,7 +192,8 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
 
   const std::string rescore = (out1 / "rescore.json").string();
   REQUIRE(std::system((exe + " score '" + (out1 / "predictions.jsonl").string() + "' --json '" + rescore +
-                       "' > /dev/null").c_str()) == 0);
+                       "' > /dev/null")
+                          .c_str()) == 0);
   const json rs = json::parse(cokv::read_file_bytes(rescore));
   REQUIRE(rs["groups"].size() == size_t(n_methods));
   for (size_t k = 0; k < rs["groups"].size(); ++k) {

@@ -1,9 +1,8 @@
 // cokv-eval building blocks without a model: AdaKV and PyramidKV budget construction (exact
 // sums, floors, per-layer totals, cross-head top-k against a brute force), benchmark folders
 // (local-suite and LongBench layouts), grouped rescoring of cokv-eval predictions, line plots.
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -76,7 +75,8 @@ TEST_CASE("adakv: per-layer totals exact, floor kept, cross-head top-k", "[eval]
         // remaining scores of the layer.
         std::vector<std::pair<float, int>> rest;
         for (int g = 0; g < G; ++g)
-          for (size_t j = floor; j < r.heads[il * G + g].score.size(); ++j) rest.push_back({r.heads[il * G + g].score[j], g});
+          for (size_t j = floor; j < r.heads[il * G + g].score.size(); ++j)
+            rest.push_back({r.heads[il * G + g].score[j], g});
         std::sort(rest.begin(), rest.end(), [](auto& a, auto& x) { return a.first > x.first; });
         std::vector<int> want(G, W + floor);
         for (int k = 0; k < G * (budget - W - floor); ++k) ++want[rest[k].second];
@@ -95,7 +95,8 @@ TEST_CASE("adakv: per-layer totals exact, floor kept, cross-head top-k", "[eval]
 }
 
 TEST_CASE("pyramidkv: linear decrease, exact total, uniform within a layer", "[eval]") {
-  for (auto [L, G, c] : std::vector<std::tuple<int, int, int>>{{30, 3, 64}, {30, 3, 128}, {32, 8, 128}, {5, 2, 9}, {1, 4, 32}}) {
+  for (auto [L, G, c] : std::vector<std::tuple<int, int, int>>{
+           {30, 3, 64}, {30, 3, 128}, {32, 8, 128}, {5, 2, 9}, {1, 4, 32}}) {
     const int W = 8;
     const auto b = pyramidkv_budgets(L, G, c, W, 20.0);
     REQUIRE(b.size() == size_t(L * G));
@@ -163,15 +164,18 @@ TEST_CASE("method list: full once, built-ins x budgets, errors", "[eval]") {
   CHECK(tm[2].label == "cokv-a5");
   ModelConfig other = cfg;
   other.n_layers = 3;
-  CHECK_THROWS_WITH(build_method_list({}, {}, {(dir / "t.json").string()}, other), Catch::Contains("n_layers"));
+  CHECK_THROWS_WITH(build_method_list({}, {}, {(dir / "t.json").string()}, other),
+                    Catch::Contains("n_layers"));
   CHECK_THROWS_AS(build_method_list({"uniform"}, {}, {}, cfg), Error);
 }
 
 TEST_CASE("benchmark folders: local-suite configs and LongBench checkout layout", "[eval]") {
   const fs::path suite = scratch("suite");
-  write(suite / "config" / "dataset2prompt.json", R"({"passkey": "{context} {input}", "fortune_topic": "{context}\n{input}"})");
+  write(suite / "config" / "dataset2prompt.json",
+        R"({"passkey": "{context} {input}", "fortune_topic": "{context}\n{input}"})");
   write(suite / "config" / "dataset2maxlen.json", R"({"passkey": 16, "fortune_topic": 16})");
-  write(suite / "config" / "dataset2metric.json", R"({"passkey": "count", "fortune_topic": "classification"})");
+  write(suite / "config" / "dataset2metric.json",
+        R"({"passkey": "count", "fortune_topic": "classification"})");
   write(suite / "config" / "dataset2style.json",
         R"({"passkey": {"analog": "passage_count", "chat_template": true, "first_line": false},
             "fortune_topic": {"analog": "trec", "chat_template": false, "first_line": true}})");
@@ -210,7 +214,8 @@ TEST_CASE("benchmark folders: local-suite configs and LongBench checkout layout"
 TEST_CASE("score: cokv-eval predictions group by method and budget, metric from the record", "[eval]") {
   const fs::path dir = scratch("score");
   const fs::path f = dir / "predictions.jsonl";
-  std::ofstream(f) << R"({"pred": "12345", "answers": ["12345"], "all_classes": null, "dataset": "passkey", "_id": "a", "method": "full", "budget": 0, "metric": "count", "first_line": false}
+  std::ofstream(f)
+      << R"({"pred": "12345", "answers": ["12345"], "all_classes": null, "dataset": "passkey", "_id": "a", "method": "full", "budget": 0, "metric": "count", "first_line": false}
 {"pred": "no", "answers": ["12345"], "all_classes": null, "dataset": "passkey", "_id": "a", "method": "uniform", "budget": 32, "metric": "count", "first_line": false}
 {"pred": "12345 and 9", "answers": ["12345"], "all_classes": null, "dataset": "passkey", "_id": "b", "method": "full", "budget": 0, "metric": "count", "first_line": false}
 {"pred": "Paris", "answers": ["Paris"], "all_classes": null, "dataset": "hotpotqa", "_id": "c", "method": "full", "budget": 0}
@@ -230,7 +235,8 @@ TEST_CASE("score: cokv-eval predictions group by method and budget, metric from 
   CHECK(j["groups"][0]["scores"]["hotpotqa"] == 100.0);
   CHECK(longbench::format_score_table(rep).find("uniform@32") != std::string::npos);
   // A non-LongBench dataset without a metric field is an error naming the way out.
-  std::ofstream(f) << R"({"pred": "x", "answers": ["x"], "dataset": "passkey"})" << "\n";
+  std::ofstream(f) << R"({"pred": "x", "answers": ["x"], "dataset": "passkey"})"
+                   << "\n";
   CHECK_THROWS_WITH(longbench::score_prediction_files({f.string()}), Catch::Contains("'metric' field"));
 }
 
@@ -240,7 +246,8 @@ TEST_CASE("line plots: PNG and SVG written", "[eval]") {
     return;
   }
   const fs::path dir = scratch("plot");
-  std::vector<LineSeries> s{{"uniform", {32, 64, 128}, {10, 20, 25}}, {"full cache", {32, 128}, {30, 30}, true, false}};
+  std::vector<LineSeries> s{{"uniform", {32, 64, 128}, {10, 20, 25}},
+                            {"full cache", {32, 128}, {30, 30}, true, false}};
   LinePlotOptions o;
   o.title = "it's a test";
   o.log2_x = true;

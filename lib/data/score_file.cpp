@@ -43,8 +43,8 @@ ScoreReport score_prediction_files(const std::vector<std::string>& paths, const 
       if (dataset.empty() && j.contains("dataset")) dataset = get_string(j, "dataset", where);
       if (dataset.empty() && is_known_dataset(stem)) dataset = stem;
       if (dataset.empty())
-        fail(where, "field 'dataset'", "a LongBench dataset name (or pass --dataset, or name the file <dataset>.jsonl)",
-             "nothing");
+        fail(where, "field 'dataset'",
+             "a LongBench dataset name (or pass --dataset, or name the file <dataset>.jsonl)", "nothing");
       DatasetScoring ds{Metric::QaF1, false};
       if (j.contains("metric")) {
         try {
@@ -71,14 +71,16 @@ ScoreReport score_prediction_files(const std::vector<std::string>& paths, const 
       std::optional<std::vector<std::string>> classes;
       if (j.contains("all_classes")) classes = get_string_list_or_null(j, "all_classes", where);
       if (ds.metric == Metric::Classification && !classes)
-        fail(where, "field 'all_classes'", "the list of class names (dataset " + dataset + ")", "null or missing");
+        fail(where, "field 'all_classes'", "the list of class names (dataset " + dataset + ")",
+             "null or missing");
       double s;
       try {
         s = score_record(ds, pred, answers, classes ? &*classes : nullptr, opt.rouge);
       } catch (const Error& e) {
         fail(where, "record", "a scorable record", e.what());
       }
-      auto [it, fresh] = index.emplace(method + '\x1f' + std::to_string(budget) + '\x1f' + dataset, rep.datasets.size());
+      auto [it, fresh] =
+          index.emplace(method + '\x1f' + std::to_string(budget) + '\x1f' + dataset, rep.datasets.size());
       if (fresh) rep.datasets.push_back({dataset, 0, 0.0, 0.0, method, budget});
       DatasetScore& d = rep.datasets[it->second];
       ++d.n;
@@ -112,15 +114,16 @@ std::string format_grouped(const ScoreReport& r) {
   }
   std::string out;
   char buf[512];
-  std::snprintf(buf, sizeof buf, "%-*s %-*s %8s %8s\n", int(wm), "method", int(w), "dataset", "records", "score");
+  std::snprintf(buf, sizeof buf, "%-*s %-*s %8s %8s\n", int(wm), "method", int(w), "dataset", "records",
+                "score");
   out += buf;
   for (const auto& [m, b] : groups) {
     const std::string g = group_name(m, b);
     size_t n = 0, nd = 0;
     for (const auto& d : r.datasets) {
       if (d.method != m || d.budget != b) continue;
-      std::snprintf(buf, sizeof buf, "%-*s %-*s %8zu %8.2f\n", int(wm), g.c_str(), int(w), d.dataset.c_str(), d.n,
-                    d.score);
+      std::snprintf(buf, sizeof buf, "%-*s %-*s %8zu %8.2f\n", int(wm), g.c_str(), int(w), d.dataset.c_str(),
+                    d.n, d.score);
       out += buf;
       n += d.n;
       ++nd;

@@ -26,16 +26,16 @@ struct ScoreOptions {
 struct DatasetScore {
   std::string dataset;
   size_t n = 0;
-  double total = 0.0;  // sum of per-record scores (0..1), in file order
-  double score = 0.0;  // round(100 * total / n, 2)
-  std::string method;  // cokv-eval run files: the record's method ("" when absent)
-  int64_t budget = -1; // and budget (-1 when absent; 0 = full cache)
+  double total = 0.0;   // sum of per-record scores (0..1), in file order
+  double score = 0.0;   // round(100 * total / n, 2)
+  std::string method;   // cokv-eval run files: the record's method ("" when absent)
+  int64_t budget = -1;  // and budget (-1 when absent; 0 = full cache)
 };
 
 struct ScoreReport {
   std::vector<DatasetScore> datasets;  // in order of first appearance
   size_t n_skipped = 0;
-  std::string first_error;             // of the first skipped record
+  std::string first_error;  // of the first skipped record
   // Mean of the per-dataset scores, rounded to 2 decimals (the "average" row papers report).
   double average() const;
   bool has_methods() const;  // some record named a method/budget

@@ -45,7 +45,8 @@ const BenchDataset& Benchmark::dataset(const std::string& name) const {
   return it->second;
 }
 
-std::vector<std::string> Benchmark::select(const std::vector<std::string>& names, const std::string& category) const {
+std::vector<std::string> Benchmark::select(const std::vector<std::string>& names,
+                                           const std::string& category) const {
   std::vector<std::string> out;
   auto add = [&](const std::string& n) {
     if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
@@ -72,7 +73,8 @@ std::vector<std::string> Benchmark::select(const std::vector<std::string>& names
     }
     for (const std::string& n : it->second)
       if (datasets.count(n) && fs::is_regular_file(datasets.at(n).data_path)) add(n);
-    if (out.empty()) fail(dir, "category '" + category + "'", "at least one dataset with a data file", "none");
+    if (out.empty())
+      fail(dir, "category '" + category + "'", "at least one dataset with a data file", "none");
   }
   if (out.empty()) fail(dir, "datasets", "--datasets names or --category", "nothing selected");
   return out;
@@ -84,8 +86,10 @@ Benchmark open_benchmark(const std::string& dir, const std::string& dataset_tabl
   b.dir = dir;
   const std::string prompt_path = find_config(dir, "dataset2prompt.json");
   const std::string maxlen_path = find_config(dir, "dataset2maxlen.json");
-  if (prompt_path.empty()) fail(dir, "config/dataset2prompt.json", "the prompt templates (LongBench's config folder)", "missing");
-  if (maxlen_path.empty()) fail(dir, "config/dataset2maxlen.json", "the generation lengths (LongBench's config folder)", "missing");
+  if (prompt_path.empty())
+    fail(dir, "config/dataset2prompt.json", "the prompt templates (LongBench's config folder)", "missing");
+  if (maxlen_path.empty())
+    fail(dir, "config/dataset2maxlen.json", "the generation lengths (LongBench's config folder)", "missing");
   const auto templates = longbench::read_prompt_templates(prompt_path);
   const auto maxlen = longbench::read_max_new_tokens(maxlen_path);
 
@@ -128,9 +132,12 @@ Benchmark open_benchmark(const std::string& dir, const std::string& dataset_tabl
       continue;  // a dataset cokv cannot score (e.g. a Chinese LongBench one): not offered
     }
     auto ml = maxlen.find(name);
-    if (ml != maxlen.end()) info.max_new_tokens = ml->second;
-    else if (known) info.max_new_tokens = known->max_new_tokens;
-    else fail(maxlen_path, name, "a max new tokens entry", "missing");
+    if (ml != maxlen.end())
+      info.max_new_tokens = ml->second;
+    else if (known)
+      info.max_new_tokens = known->max_new_tokens;
+    else
+      fail(maxlen_path, name, "a max new tokens entry", "missing");
     info.category = known ? known->category : "";
     info.chat_template = like ? like->chat_template : true;
     info.stop_on_newline = like ? like->stop_on_newline : false;

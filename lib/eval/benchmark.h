@@ -27,7 +27,7 @@ struct BenchDataset {
 
 struct Benchmark {
   std::string dir;
-  std::map<std::string, BenchDataset> datasets;  // every dataset the config describes
+  std::map<std::string, BenchDataset> datasets;                // every dataset the config describes
   std::map<std::string, std::vector<std::string>> categories;  // category -> datasets, config order
   std::vector<std::string> category_order;                     // categories in config order
 

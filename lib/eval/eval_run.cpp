@@ -30,11 +30,13 @@ struct Item {
   longbench::Record rec;
 };
 
-std::string pred_key(const std::string& dataset, const std::string& id, const std::string& label, int budget) {
+std::string pred_key(const std::string& dataset, const std::string& id, const std::string& label,
+                     int budget) {
   return dataset + '\x1f' + id + '\x1f' + label + '\x1f' + std::to_string(budget);
 }
 
-Sample make_sample(const Model& m, const BenchDataset& d, const longbench::Record& r, const EvalRunOptions& opt) {
+Sample make_sample(const Model& m, const BenchDataset& d, const longbench::Record& r,
+                   const EvalRunOptions& opt) {
   longbench::TokenizerFns fns{[&](std::string_view s) { return m.tok.encode(s); },
                               [&](const std::vector<int32_t>& ids) { return m.tok.decode(ids, true); }};
   longbench::PromptOptions po;
@@ -111,7 +113,8 @@ std::set<std::string> load_done(const std::string& path) {
   }
   longbench::for_each_jsonl(path, {}, [&](const json& j, const std::string& where) {
     done.insert(pred_key(longbench::get_string(j, "dataset", where), longbench::get_string(j, "_id", where),
-                         longbench::get_string(j, "method", where), int(longbench::get_integer(j, "budget", where))));
+                         longbench::get_string(j, "method", where),
+                         int(longbench::get_integer(j, "budget", where))));
   });
   return done;
 }
@@ -146,7 +149,8 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
     fail("--scorer", "'" + opt.scorer + "'", "snapkv or ahakv");
   mo.scorer.window = opt.window;
   for (int b : opt.budgets)
-    if (b < opt.window) fail("--budgets", std::to_string(b), "mean budgets >= the window (" + std::to_string(opt.window) + ")");
+    if (b < opt.window)
+      fail("--budgets", std::to_string(b), "mean budgets >= the window (" + std::to_string(opt.window) + ")");
 
   const Benchmark bench = open_benchmark(opt.benchmark_dir, opt.dataset_table);
   const std::vector<std::string> names = bench.select(opt.datasets, opt.category);
@@ -178,8 +182,10 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
     std::vector<const MethodSpec*> todo;
     for (const MethodSpec& ms : methods) {
       const std::string key = pred_key(dsname, it.rec.id, ms.label, ms.budget);
-      if (done.count(key)) ++sum.n_predictions_kept;
-      else todo.push_back(&ms);
+      if (done.count(key))
+        ++sum.n_predictions_kept;
+      else
+        todo.push_back(&ms);
     }
     if (!todo.empty()) {
       PreparedSample ps(m, make_sample(m, *it.ds, it.rec, opt));
@@ -218,8 +224,6 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
   }
   out.close();
 
-
-
   // Latency: each method alone with the compacted cache on the first N records.
   std::vector<LatencyRow> latency;
   const std::string latency_path = (fs::path(opt.out_dir) / "latency.json").string();
@@ -246,7 +250,8 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
         r.prefill_ms += prefill_ms;
         r.decode_ms += ms;
         r.n_tokens += int64_t(res[0].tokens.size()) + 1;
-        const size_t gen_bytes = kv_bytes_for(int64_t(res[0].tokens.size() + 1) * m.cfg.n_kv_players(), m.cfg.head_dim);
+        const size_t gen_bytes =
+            kv_bytes_for(int64_t(res[0].tokens.size() + 1) * m.cfg.n_kv_players(), m.cfg.head_dim);
         r.peak_kv_bytes = std::max(r.peak_kv_bytes, res[0].kv_bytes + gen_bytes);
       }
       if (progress) progress->add(1, "latency");
@@ -260,7 +265,8 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
   // Scores from the whole predictions file, restricted to this run's selection.
   std::set<std::string> wanted;
   for (const Item& it : items)
-    for (const MethodSpec& ms : methods) wanted.insert(pred_key(it.ds->info.name, it.rec.id, ms.label, ms.budget));
+    for (const MethodSpec& ms : methods)
+      wanted.insert(pred_key(it.ds->info.name, it.rec.id, ms.label, ms.budget));
   EvalTable table;
   table.datasets = names;
   for (const MethodSpec& ms : methods) table.rows.push_back(make_row(ms.label, ms.budget));

@@ -22,32 +22,32 @@
 namespace cokv {
 
 struct EvalRunOptions {
-  std::string benchmark_dir;                  // --longbench: LongBench checkout or local suite folder
-  std::string dataset_table;                  // configs/longbench.json (metric/category/chat policy)
-  std::vector<std::string> datasets;          // --datasets
-  std::string category;                       // --category
+  std::string benchmark_dir;          // --longbench: LongBench checkout or local suite folder
+  std::string dataset_table;          // configs/longbench.json (metric/category/chat policy)
+  std::vector<std::string> datasets;  // --datasets
+  std::string category;               // --category
   std::vector<std::string> methods{"full", "uniform", "adakv", "pyramidkv", "streaming"};
-  std::vector<int> budgets{64, 128, 256};     // mean budgets per KV head (window included)
-  std::vector<std::string> tables;            // cokv.budget.v1 files: every level is a method
-  std::string scorer = "snapkv";              // snapkv | ahakv: token choice inside a head
+  std::vector<int> budgets{64, 128, 256};  // mean budgets per KV head (window included)
+  std::vector<std::string> tables;         // cokv.budget.v1 files: every level is a method
+  std::string scorer = "snapkv";           // snapkv | ahakv: token choice inside a head
   int window = 8;
-  int max_length = 8000;                      // middle truncation (prompt tokens); 0 = none
-  std::string chat = "none";                  // longbench | none
-  std::string split = "test";                 // test | validation | all (CoKV's seed-42 split)
-  int max_records = 0;                        // first N records of the split per dataset; 0 = all
-  int max_new_cap = 0;                        // caps every dataset's max new tokens; 0 = none
-  int latency_records = 0;                    // --latency N: time N records per method alone
-  bool plots = true;                          // score-vs-budget plots (skipped without gnuplot)
+  int max_length = 8000;       // middle truncation (prompt tokens); 0 = none
+  std::string chat = "none";   // longbench | none
+  std::string split = "test";  // test | validation | all (CoKV's seed-42 split)
+  int max_records = 0;         // first N records of the split per dataset; 0 = all
+  int max_new_cap = 0;         // caps every dataset's max new tokens; 0 = none
+  int latency_records = 0;     // --latency N: time N records per method alone
+  bool plots = true;           // score-vs-budget plots (skipped without gnuplot)
   bool plots_per_dataset = false;
   std::string out_dir;
 };
 
 struct EvalRunSummary {
-  int64_t n_records = 0;          // records selected
-  int64_t n_records_run = 0;      // records that needed a prefill in this call
-  int64_t n_predictions_new = 0;  // prediction lines appended in this call
-  int64_t n_predictions_kept = 0; // lines found from an earlier run and reused
-  std::vector<std::string> notes; // e.g. "plots skipped: gnuplot not found"
+  int64_t n_records = 0;           // records selected
+  int64_t n_records_run = 0;       // records that needed a prefill in this call
+  int64_t n_predictions_new = 0;   // prediction lines appended in this call
+  int64_t n_predictions_kept = 0;  // lines found from an earlier run and reused
+  std::vector<std::string> notes;  // e.g. "plots skipped: gnuplot not found"
   std::string scores_path, results_path, predictions_path;
 };
 

@@ -22,18 +22,26 @@ MethodKind parse_method(const std::string& name) {
 
 const char* method_name(MethodKind k) {
   switch (k) {
-    case MethodKind::Full: return "full";
-    case MethodKind::Uniform: return "uniform";
-    case MethodKind::AdaKV: return "adakv";
-    case MethodKind::PyramidKV: return "pyramidkv";
-    case MethodKind::Streaming: return "streaming";
-    case MethodKind::Table: return "table";
+    case MethodKind::Full:
+      return "full";
+    case MethodKind::Uniform:
+      return "uniform";
+    case MethodKind::AdaKV:
+      return "adakv";
+    case MethodKind::PyramidKV:
+      return "pyramidkv";
+    case MethodKind::Streaming:
+      return "streaming";
+    case MethodKind::Table:
+      return "table";
   }
   return "?";
 }
 
-std::vector<MethodSpec> build_method_list(const std::vector<std::string>& methods, const std::vector<int>& budgets,
-                                          const std::vector<std::string>& table_files, const ModelConfig& cfg) {
+std::vector<MethodSpec> build_method_list(const std::vector<std::string>& methods,
+                                          const std::vector<int>& budgets,
+                                          const std::vector<std::string>& table_files,
+                                          const ModelConfig& cfg) {
   std::vector<MethodSpec> out;
   auto has = [&](const std::string& label, int budget) {
     for (const auto& m : out)
@@ -53,7 +61,8 @@ std::vector<MethodSpec> build_method_list(const std::vector<std::string>& method
       if (!has(method_name(k), b)) out.push_back(MethodSpec{k, method_name(k), b, {}, 0, {}});
     }
   }
-  if (need_budgets && budgets.empty()) fail("--budgets", "list", "at least one mean budget for the built-in methods");
+  if (need_budgets && budgets.empty())
+    fail("--budgets", "list", "at least one mean budget for the built-in methods");
   for (const std::string& file : table_files) {
     const BudgetTable t = read_budget_table(file);
     check_against_model(t, cfg, file);
@@ -85,8 +94,9 @@ std::vector<int32_t> adakv_budgets(const Rankings& r, int n_layers, int n_kv_hea
                                    double floor_share) {
   const int G = n_kv_heads;
   require(int(r.heads.size()) == n_layers * G, "adakv: rankings do not match the model's heads");
-  require(budget >= window, "adakv: budget " + std::to_string(budget) + " is below the window " + std::to_string(window));
-  const int64_t per_head = budget - window;                        // selectable slots per head on average
+  require(budget >= window,
+          "adakv: budget " + std::to_string(budget) + " is below the window " + std::to_string(window));
+  const int64_t per_head = budget - window;  // selectable slots per head on average
   const int64_t floor = int64_t(std::floor(floor_share * double(per_head)));
   std::vector<int32_t> out(size_t(n_layers) * G);
   // Cross-head top-k by merging the heads' sorted score lists: a max-heap over the next
@@ -130,8 +140,8 @@ std::vector<int32_t> adakv_budgets(const Rankings& r, int n_layers, int n_kv_hea
 }
 
 std::vector<int32_t> pyramidkv_budgets(int n_layers, int n_kv_heads, int budget, int window, double beta) {
-  require(budget >= window, "pyramidkv: budget " + std::to_string(budget) + " is below the window " +
-                                std::to_string(window));
+  require(budget >= window,
+          "pyramidkv: budget " + std::to_string(budget) + " is below the window " + std::to_string(window));
   require(beta > 0, "pyramidkv: beta must be positive");
   const int L = n_layers, G = n_kv_heads;
   const double avail = budget - window;
@@ -149,7 +159,8 @@ std::vector<int32_t> pyramidkv_budgets(int n_layers, int n_kv_heads, int budget,
   return out;
 }
 
-BudgetRequest method_request(const MethodSpec& m, PreparedSample& ps, const ModelConfig& cfg, const MethodOptions& opt) {
+BudgetRequest method_request(const MethodSpec& m, PreparedSample& ps, const ModelConfig& cfg,
+                             const MethodOptions& opt) {
   const int L = cfg.n_layers, G = cfg.n_kv_heads, n = L * G;
   BudgetRequest r;
   r.scorer = opt.scorer;

@@ -29,22 +29,24 @@ const char* method_name(MethodKind k);
 // One row of the comparison: a method at one mean budget.
 struct MethodSpec {
   MethodKind kind = MethodKind::Full;
-  std::string label;             // "uniform", "adakv", or a table's method name ("cokv", ...)
-  int budget = 0;                // mean budget per KV head (0 for full)
-  std::vector<int> table;        // Table: [L*G] budgets
-  int table_window = 0;          // Table: the window the table was made for
-  std::string source;            // Table: the file it came from
+  std::string label;       // "uniform", "adakv", or a table's method name ("cokv", ...)
+  int budget = 0;          // mean budget per KV head (0 for full)
+  std::vector<int> table;  // Table: [L*G] budgets
+  int table_window = 0;    // Table: the window the table was made for
+  std::string source;      // Table: the file it came from
 };
 
 // Built-in methods x budgets (full once, first), then every level of every table file.
 // Table files are validated against the model (shape). Labels that repeat get a suffix
 // (alpha, else the file stem).
-std::vector<MethodSpec> build_method_list(const std::vector<std::string>& methods, const std::vector<int>& budgets,
-                                          const std::vector<std::string>& table_files, const ModelConfig& cfg);
+std::vector<MethodSpec> build_method_list(const std::vector<std::string>& methods,
+                                          const std::vector<int>& budgets,
+                                          const std::vector<std::string>& table_files,
+                                          const ModelConfig& cfg);
 
 struct MethodOptions {
-  ScorerConfig scorer;          // token choice inside a head (SnapKV or AhaKV), with the window
-  double adakv_floor = 0.2;     // Ada-KV's safeguard: share of the per-head mean every head keeps
+  ScorerConfig scorer;       // token choice inside a head (SnapKV or AhaKV), with the window
+  double adakv_floor = 0.2;  // Ada-KV's safeguard: share of the per-head mean every head keeps
   double pyramid_beta = 20.0;
   int streaming_sinks = 4;
 };
@@ -63,6 +65,7 @@ std::vector<int32_t> adakv_budgets(const Rankings& r, int n_layers, int n_kv_hea
 //   window + max - l (max - min) / (L - 1),  min = (c - window) / beta,  max = 2 (c - window) - min,
 // with layer totals rounded (largest remainder) to sum exactly to L x G x c, and each layer
 // total spread over its heads as evenly as integers allow.
-std::vector<int32_t> pyramidkv_budgets(int n_layers, int n_kv_heads, int budget, int window, double beta = 20.0);
+std::vector<int32_t> pyramidkv_budgets(int n_layers, int n_kv_heads, int budget, int window,
+                                       double beta = 20.0);
 
 }  // namespace cokv

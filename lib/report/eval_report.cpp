@@ -96,8 +96,8 @@ std::vector<LatencyRow> latency_from_json(const ordered_json& j, const std::stri
       out.push_back(r);
     }
   } catch (const nlohmann::json::exception& e) {
-    fail(where, "latency row", "method, budget, records, prefill_ms_total, decode_ms_total, tokens, peak_kv_bytes",
-         e.what());
+    fail(where, "latency row",
+         "method, budget, records, prefill_ms_total, decode_ms_total, tokens, peak_kv_bytes", e.what());
   }
   return out;
 }
@@ -153,9 +153,11 @@ std::string eval_results_markdown(const EvalTable& t, const std::vector<LatencyR
     first = false;
   }
   md += ".\n\nRecords per dataset:";
-  for (const auto& ds : t.datasets) md += " " + ds + " " + std::to_string(t.records.count(ds) ? t.records.at(ds) : 0);
-  md += ". Budgets are mean KV tokens per KV head (recent window included); scores are LongBench's "
-        "(100 x mean metric, 2 decimals).\n\n";
+  for (const auto& ds : t.datasets)
+    md += " " + ds + " " + std::to_string(t.records.count(ds) ? t.records.at(ds) : 0);
+  md +=
+      ". Budgets are mean KV tokens per KV head (recent window included); scores are LongBench's "
+      "(100 x mean metric, 2 decimals).\n\n";
 
   // Table 1
   md += "## Scores\n\n| Method |";
@@ -193,9 +195,10 @@ std::string eval_results_markdown(const EvalTable& t, const std::vector<LatencyR
 
   // Latency
   if (!latency.empty()) {
-    md += "\n## Latency\n\nEach method alone on the first records of the run, with the compacted cache "
-          "(prefill: full-cache forward pass of the prompt; decode: compaction + greedy decoding, per "
-          "generated token; peak KV: kept prompt K/V plus the generated tokens' K/V).\n\n";
+    md +=
+        "\n## Latency\n\nEach method alone on the first records of the run, with the compacted cache "
+        "(prefill: full-cache forward pass of the prompt; decode: compaction + greedy decoding, per "
+        "generated token; peak KV: kept prompt K/V plus the generated tokens' K/V).\n\n";
     md += "| Method | records | prefill ms | decode ms/token | peak KV MiB |\n|---|---:|---:|---:|---:|\n";
     for (const auto& r : latency) {
       const std::string name = r.budget > 0 ? r.label + "@" + std::to_string(r.budget) : r.label;
@@ -231,9 +234,12 @@ std::vector<std::string> write_eval_plots(const EvalTable& t, const std::string&
       for (const auto& r : t.rows) {
         if (r.label != l || r.budget <= 0) continue;
         double y;
-        if (dataset.empty()) y = r.average;
-        else if (auto it = r.cells.find(dataset); it != r.cells.end()) y = it->second.score;
-        else continue;
+        if (dataset.empty())
+          y = r.average;
+        else if (auto it = r.cells.find(dataset); it != r.cells.end())
+          y = it->second.score;
+        else
+          continue;
         s.x.push_back(r.budget);
         s.y.push_back(y);
       }
@@ -248,9 +254,12 @@ std::vector<std::string> write_eval_plots(const EvalTable& t, const std::string&
     for (const auto& r : t.rows)
       if (r.budget == 0) {
         double y;
-        if (dataset.empty()) y = r.average;
-        else if (auto it = r.cells.find(dataset); it != r.cells.end()) y = it->second.score;
-        else continue;
+        if (dataset.empty())
+          y = r.average;
+        else if (auto it = r.cells.find(dataset); it != r.cells.end())
+          y = it->second.score;
+        else
+          continue;
         LineSeries s{r.label + " cache", {x_min, x_max}, {y, y}, true, false};
         series.push_back(s);
       }
@@ -261,8 +270,8 @@ std::vector<std::string> write_eval_plots(const EvalTable& t, const std::string&
     po.y_label = dataset.empty() ? "average score" : "score";
     po.log2_x = true;
     const std::string png = stem + ".png", svg = stem + ".svg";
-    write_line_plot(series, (std::filesystem::path(dir) / png).string(), (std::filesystem::path(dir) / svg).string(),
-                    po);
+    write_line_plot(series, (std::filesystem::path(dir) / png).string(),
+                    (std::filesystem::path(dir) / svg).string(), po);
     files.push_back(png);
     files.push_back(svg);
   };

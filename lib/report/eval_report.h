@@ -32,12 +32,12 @@ inline EvalRow make_row(const std::string& label, int budget) {
 }
 
 struct EvalTable {
-  std::vector<std::string> datasets;      // columns, in run order
-  std::vector<EvalRow> rows;              // full first, then as given
-  std::map<std::string, int64_t> records; // records selected per dataset
+  std::vector<std::string> datasets;       // columns, in run order
+  std::vector<EvalRow> rows;               // full first, then as given
+  std::map<std::string, int64_t> records;  // records selected per dataset
 
-  void add(const std::string& label, int budget, const std::string& dataset, double score, int64_t kept_tokens,
-           int64_t kv_bytes);
+  void add(const std::string& label, int budget, const std::string& dataset, double score,
+           int64_t kept_tokens, int64_t kv_bytes);
   void finish();  // rounds the scores, computes averages
 };
 
@@ -45,9 +45,9 @@ struct LatencyRow {
   std::string label;
   int budget = 0;
   int64_t n_records = 0;
-  double prefill_ms = 0;   // summed over records
-  double decode_ms = 0;    // summed: compaction + greedy decode of one method alone
-  int64_t n_tokens = 0;    // generated tokens summed (first token from the prefill included)
+  double prefill_ms = 0;     // summed over records
+  double decode_ms = 0;      // summed: compaction + greedy decode of one method alone
+  int64_t n_tokens = 0;      // generated tokens summed (first token from the prefill included)
   size_t peak_kv_bytes = 0;  // max over records: kept prompt K/V + generated tokens' K/V
 };
 nlohmann::ordered_json latency_json(const std::vector<LatencyRow>& rows);

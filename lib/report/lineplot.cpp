@@ -39,8 +39,8 @@ std::string temp_path(const std::string& suffix) {
 
 }  // namespace
 
-void write_line_plot(const std::vector<LineSeries>& series, const std::string& png_path, const std::string& svg_path,
-                     const LinePlotOptions& opt) {
+void write_line_plot(const std::vector<LineSeries>& series, const std::string& png_path,
+                     const std::string& svg_path, const LinePlotOptions& opt) {
   const std::string where = !png_path.empty() ? png_path : svg_path;
   if (series.empty()) fail(where, "line plot", "at least one series", "none");
   for (const auto& s : series) {
@@ -95,7 +95,8 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
     const auto& s = series[k];
     plot += (k ? ", " : "") + gp_quote(data) + " index " + std::to_string(k) + " using 1:2 with " +
             (s.points ? "linespoints pt 7 ps 0.8" : "lines") + " lw 2" + (s.dashed ? " dt 2" : "") +
-            (s.dashed ? std::string(" lc rgb '#000000'") : " lc " + std::to_string(k + 1)) + " title " + gp_quote(s.name);
+            (s.dashed ? std::string(" lc rgb '#000000'") : " lc " + std::to_string(k + 1)) + " title " +
+            gp_quote(s.name);
   }
   plot += "\n";
   std::string script;
