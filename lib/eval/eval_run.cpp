@@ -259,7 +259,10 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
     latency = rows;
     write_file_bytes(latency_path, latency_json(latency).dump(2) + "\n");
   } else if (fs::exists(latency_path)) {
-    latency = latency_from_json(ordered_json::parse(read_file_bytes(latency_path)), latency_path);
+    // From an earlier call with --latency: keep the rows of this run's methods.
+    for (LatencyRow& r : latency_from_json(ordered_json::parse(read_file_bytes(latency_path)), latency_path))
+      for (const MethodSpec& ms : methods)
+        if (ms.label == r.label && ms.budget == r.budget) latency.push_back(r);
   }
 
   // Scores from the whole predictions file, restricted to this run's selection.
