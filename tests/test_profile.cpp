@@ -150,7 +150,7 @@ TEST_CASE("cokv-profile baklava and taskkv end to end on the tiny fixture", "[pr
           CHECK(nh == 1);
         }
       } else {
-        CHECK(r.table.method["search"]["candidates"].size() == 6);  // floors 8, 16 at mean 32
+        CHECK(r.table.method["search"]["candidates"].size() == 9);  // floors 8, 16, 32 at mean 32
         for (double s : r.table.scores) CHECK(s >= 0);
       }
     }

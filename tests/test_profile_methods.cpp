@@ -92,7 +92,8 @@ TEST_CASE("taskkv static budgets: full heads take what the layer allows", "[prof
   CHECK(taskkv_static_budgets(het, 2, 3, 50, 8, 4, 30) == std::vector<int>{60, 30, 60, 30, 60, 60});
   // A full budget below the window is raised to the window; a layer without heterogeneous heads
   // is uniform (largest remainder, lower index first); totals are exact.
-  CHECK(taskkv_static_budgets(het, 2, 3, 17, 8, 4, 5) == std::vector<int>{22, 8, 21, 17, 17, 17});
+  CHECK(taskkv_static_budgets(het, 2, 3, 17, 8, 4, 5) == std::vector<int>{22, 8, 21, 8, 22, 21});
+  CHECK(taskkv_static_budgets({0, 1, 0, 0, 0, 0}, 2, 3, 17, 8, 4, 5) == std::vector<int>{22, 8, 21, 17, 17, 17});
   // All heads heterogeneous: they share the layer total.
   CHECK(taskkv_static_budgets({1, 1, 1}, 1, 3, 20, 8, 4, 1000) == std::vector<int>{20, 20, 20});
   // Too small for window + sink per ordinary head.

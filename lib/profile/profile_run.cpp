@@ -124,6 +124,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   times["load_model_s"] = seconds_since(t0);
   const int n = m.cfg.n_kv_players();
   const int L = m.cfg.n_layers, G = m.cfg.n_kv_heads;
+  if (opt.method == "exact" && n > 20)
+    fail("--method exact", "players", "at most 20 (2^n coalitions)", std::to_string(n));
 
   const Suite suite = open_suite(opt.longbench_dir);
   const auto datasets = task_datasets(suite, opt.category, opt.dataset);
@@ -211,6 +213,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   JournaledGame jgame(*game, journal_path, settings, opt.resume ? JournalMode::resume : JournalMode::fresh);
   double u_empty = 0, u_full = 0;
   evaluate_base(jgame, u_empty, u_full);
+  const int64_t computed_before = jgame.n_evaluated();
 
   // ---- scores --------------------------------------------------------------------------------
   t0 = Clock::now();
@@ -225,10 +228,13 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   if (game_method) {
     const std::vector<int> slices = resolve_slices(opt.slices, n, "--slices");
     int64_t expected = 0;
-    if (sampling.tolerance <= 0) {
-      if (opt.method == "ssv") expected = int64_t(sampling.chains) * int64_t(slices.size()) * sampling.samples * 2;
-      if (opt.method == "regression") expected = int64_t(sampling.chains) * sampling.samples * 2;
-    }
+    // With a tolerance the total is the cap (the ETA is then an upper bound).
+    const int64_t per_chain = sampling.tolerance <= 0 ? sampling.samples
+                                                      : std::max(sampling.samples, sampling.max_samples > 0
+                                                                                      ? sampling.max_samples
+                                                                                      : 20 * sampling.samples);
+    if (opt.method == "ssv") expected = int64_t(sampling.chains) * int64_t(slices.size()) * per_chain * 2;
+    if (opt.method == "regression") expected = int64_t(sampling.chains) * per_chain * 2;
     if (opt.method == "exact") expected = int64_t(1) << std::min(n, 40);
     Progress prog(plog, "profile " + task_name + " " + method_name, expected);
     game->set_progress(&prog);
@@ -303,6 +309,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
     method["scorer"] = "taskkv";
   }
   times["scores_s"] = seconds_since(t0);
+  method["time_s"] = times["scores_s"];
   for (double s : scores)
     if (!std::isfinite(s)) fail("profile", "scores", "finite values", "a NaN or infinity");
 
@@ -445,7 +452,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
              {"time_s", times},
              {"evaluations",
               {{"requested", jgame.n_requested()}, {"computed", jgame.n_evaluated()}, {"replayed", jgame.n_replayed()}}},
-             {"evaluations_per_s", est_s > 0 ? double(jgame.n_evaluated()) / est_s : 0.0},
+             // coalitions the model computed per second while estimating (base and replayed excluded)
+             {"evaluations_per_s", est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0},
              {"memory",
               {{"prepared_samples_bytes", prepared_bytes},
                {"prepared_bytes_per_record", double(prepared_bytes) / double(n_records)},
