@@ -6,7 +6,9 @@
 
 #include "model_fixture.h"
 #include "profile/baklava.h"
+#include "profile/samples.h"
 #include "profile/taskkv.h"
+#include "data/split.h"
 
 using namespace cokv;
 using namespace cokv::profile;
@@ -154,4 +156,39 @@ TEST_CASE("baklava importance: a zeroed head scores 0, others match a scalar ref
   CHECK(lp[0] == Approx(0.0).margin(1e-9));
   CHECK(lp[il] == Approx(2.0));
   CHECK(obs.n_tokens() == T);
+}
+
+TEST_CASE("profile samples: the fixture's category, metrics, split and answer tokens", "[profile][model]") {
+  const Model& m = cokv_test::default_model();
+  const std::string dir = std::string(COKV_SOURCE_DIR) + "/tests/data/profile";
+  const Suite s = open_suite(dir);
+  CHECK(s.local);
+  CHECK(task_datasets(s, "synthetic", "") == std::vector<std::string>{"passkey", "passage_count_kjv"});
+  CHECK(task_datasets(s, "", "passkey") == std::vector<std::string>{"passkey"});
+  CHECK_THROWS_WITH(task_datasets(s, "nope", ""), Catch::Contains("--category"));
+  CHECK_THROWS_WITH(task_datasets(s, "", "nope"), Catch::Contains("--dataset"));
+  const auto& pk = s.datasets.at("passkey").info;
+  CHECK(pk.metric == longbench::Metric::Count);
+  CHECK(pk.max_new_tokens == 16);
+  CHECK(pk.chat_template);
+  CHECK(pk.first_line);
+  SampleOptions so;
+  so.max_records = 3;
+  const auto samples = validation_samples(m, s, {"passkey"}, so);
+  // 4 records -> all 4 are validation (CoKV takes 30), seed-42 order, first 3 kept.
+  REQUIRE(samples.size() == 3);
+  const auto records = longbench::read_records(dir + "/data/passkey.jsonl");
+  const auto split = longbench::validation_test_split(records.size(), 42);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(samples[i].id == records[split.validation[i]].id);
+    // Chat template applied: the answer follows the assistant header directly.
+    CHECK(m.tok.decode(samples[i].answer_tokens, true) == records[split.validation[i]].answers[0]);
+    CHECK(samples[i].stop == m.tok.stop_tokens());
+    CHECK(samples[i].max_new == 16);
+  }
+  // Middle truncation bounds the prompt (the chat template adds its own tokens on top).
+  so.max_length = 64;
+  const auto short_samples = validation_samples(m, s, {"passkey"}, so);
+  CHECK(short_samples[0].prompt.size() < samples[0].prompt.size());
+  CHECK(short_samples[0].prompt.size() <= 64 + 40);
 }

@@ -70,13 +70,12 @@ void write_text(const std::string& path, const std::string& text) {
   if (!out) fail(path, "file", "written completely");
 }
 
-struct Setup {
-  std::unique_ptr<Model> model;
-  std::string sha;
-  Suite suite;
-  std::vector<std::string> datasets;
-  std::string task_name;
-};
+// Paths relative to the output folder (summary.json stays valid when the folder moves).
+std::vector<std::string> relative_to(const std::vector<std::string>& files, const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& f : files) out.push_back(fs::path(f).lexically_relative(dir).generic_string());
+  return out;
+}
 
 void check_options(const ProfileOptions& o) {
   if (o.longbench_dir.empty()) fail("options", "--longbench", "a LongBench-format folder");
@@ -461,7 +460,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
              {"batch", opt.batch},
              {"trace", trace},
              {"tables", json::array()},
-             {"files", res.files}};
+             {"files", relative_to(res.files, opt.out_dir)}};
   if (have_est) {
     summary["converged"] = est.converged;
     summary["chain_mae"] = std::isnan(est.chain_mae) ? json(nullptr) : json(est.chain_mae);
