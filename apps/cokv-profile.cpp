@@ -16,14 +16,17 @@ int main(int argc, char** argv) {
   int64_t samples = 0;
   app.add_option("--model", o.model_path, "GGUF model (default: the model scripts/setup fetched)");
   app.add_option("--longbench", o.longbench_dir, "LongBench-format folder (data/, config/)")->required();
-  auto* cat = app.add_option("--category", o.category, "task category (pools its datasets' validation records)");
+  auto* cat =
+      app.add_option("--category", o.category, "task category (pools its datasets' validation records)");
   auto* ds = app.add_option("--dataset", o.dataset, "one dataset");
   cat->excludes(ds);
   app.add_option("--method", o.method, "ssv | permutation | regression | exact | baklava | taskkv")
       ->check(CLI::IsMember({"ssv", "permutation", "regression", "exact", "baklava", "taskkv"}));
-  app.add_option("--utility", o.utility, "metric (dataset metric of greedy output, CoKV) | loglik (gold answer)")
+  app.add_option("--utility", o.utility,
+                 "metric (dataset metric of greedy output, CoKV) | loglik (gold answer)")
       ->check(CLI::IsMember({"metric", "loglik"}));
-  app.add_option("--budgets", o.budgets, "mean budgets (tokens per KV head, window included)")->delimiter(',');
+  app.add_option("--budgets", o.budgets, "mean budgets (tokens per KV head, window included)")
+      ->delimiter(',');
   app.add_option("--out", o.out_dir, "output folder")->required();
   app.add_option("--samples", samples,
                  "samples per chain (per slice for ssv); without it: two chains until MAE < --tol")
@@ -50,19 +53,24 @@ int main(int argc, char** argv) {
   app.add_option("--threads", o.threads, "OpenMP threads for the whole run (0: OpenMP default)");
   app.add_option("--reference-length", o.reference_length, "exports: prompt length T for ratio formats");
   app.add_option("--baklava-tokens", o.baklava_tokens, "BaKlaVa: profiled tokens per prompt (0: all)");
-  app.add_flag("!--baklava-no-layer-weight", o.baklava_layer_weight, "BaKlaVa: scores without the layer proxy");
+  app.add_flag("!--baklava-no-layer-weight", o.baklava_layer_weight,
+               "BaKlaVa: scores without the layer proxy");
   app.add_option("--taskkv-beta", o.taskkv.beta, "Task-KV beta");
   app.add_option("--taskkv-m", o.taskkv.m, "Task-KV m");
   app.add_option("--taskkv-top-k", o.taskkv.top_k, "Task-KV positions in the semantic vector");
-  app.add_option("--taskkv-distance", distance, "euclidean | cosine")->check(CLI::IsMember({"euclidean", "cosine"}));
+  app.add_option("--taskkv-distance", distance, "euclidean | cosine")
+      ->check(CLI::IsMember({"euclidean", "cosine"}));
   app.add_option("--taskkv-score", tk_score, "static score: frequency | distance")
       ->check(CLI::IsMember({"frequency", "distance"}));
   app.add_option("--taskkv-sink", o.taskkv_sink, "Task-KV sink tokens of ordinary heads");
-  app.add_option("--taskkv-full", o.taskkv_full, "budget that means full cache (0: the longest validation prompt)");
+  app.add_option("--taskkv-full", o.taskkv_full,
+                 "budget that means full cache (0: the longest validation prompt)");
   CLI11_PARSE(app, argc, argv);
   o.samples = samples;
-  o.taskkv.distance = distance == "cosine" ? cokv::profile::TaskKvDistance::Cosine : cokv::profile::TaskKvDistance::Euclidean;
-  o.taskkv.score = tk_score == "distance" ? cokv::profile::TaskKvScore::Distance : cokv::profile::TaskKvScore::Frequency;
+  o.taskkv.distance =
+      distance == "cosine" ? cokv::profile::TaskKvDistance::Cosine : cokv::profile::TaskKvDistance::Euclidean;
+  o.taskkv.score =
+      tk_score == "distance" ? cokv::profile::TaskKvScore::Distance : cokv::profile::TaskKvScore::Frequency;
   if (o.category.empty() && o.dataset.empty()) {
     std::cerr << "cokv-profile: one of --category or --dataset is required\n";
     return 2;

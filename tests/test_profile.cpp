@@ -2,13 +2,12 @@
 // tests/data/profile (2 synthetic datasets, 4 records of ~250 tokens each; see its README):
 // the budget file, .npy twins, exports and heatmap; a kill -9 mid-run then --resume gives
 // bit-identical scores.
-#include <catch2/catch.hpp>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -63,7 +62,7 @@ profile::ProfileOptions tiny(const std::string& method, const fs::path& out) {
   o.batch = 16;
   o.max_length = 96;  // ~126 tokens with the chat template: CI time
   o.max_records = 1;
-  o.threads = 1;      // a loaded CI machine runs one thread several times faster
+  o.threads = 1;  // a loaded CI machine runs one thread several times faster
   return o;
 }
 
@@ -162,9 +161,11 @@ TEST_CASE("cokv-profile killed with SIGKILL resumes to bit-identical scores", "[
   REQUIRE(fs::exists(bin));
   const fs::path a = tmp_dir("resume_a"), b = tmp_dir("resume_b");
   auto args = [&](const fs::path& out, const std::string& batch) {
-    return std::vector<std::string>{bin, "--longbench", kFixture, "--category", "synthetic", "--method", "ssv",
-                                    "--utility", "loglik", "--budgets", "16,32", "--samples", "3",
-                                    "--max-records", "1", "--max-length", "96", "--threads", "1", "--batch", batch, "--out", out.string()};
+    return std::vector<std::string>{
+        bin,   "--longbench",   kFixture, "--category",   "synthetic", "--method",
+        "ssv", "--utility",     "loglik", "--budgets",    "16,32",     "--samples",
+        "3",   "--max-records", "1",      "--max-length", "96",        "--threads",
+        "1",   "--batch",       batch,    "--out",        out.string()};
   };
   auto spawn = [](std::vector<std::string> v) {
     const pid_t pid = fork();

@@ -1,14 +1,13 @@
 // BaKlaVa and Task-KV building blocks against hand-made inputs and independent scalar references.
 #include <catch2/catch.hpp>
-
 #include <cmath>
 #include <random>
 
+#include "data/split.h"
 #include "model_fixture.h"
 #include "profile/baklava.h"
 #include "profile/samples.h"
 #include "profile/taskkv.h"
-#include "data/split.h"
 
 using namespace cokv;
 using namespace cokv::profile;
@@ -37,8 +36,8 @@ TEST_CASE("taskkv center distances on hand-made vectors", "[profile]") {
   CHECK(c[0] == Approx(1.0 - std::sqrt(0.5)));
   CHECK(c[1] == Approx(1.0 - std::sqrt(0.5)));
   // Farthest-first selection with tie-breaks.
-  CHECK(select_top(e, {}, 1) == std::vector<uint8_t>{1, 0, 0});          // tie 0/2: lower index
-  CHECK(select_top(e, {0, 0, 5}, 1) == std::vector<uint8_t>{0, 0, 1});   // tie-break key wins
+  CHECK(select_top(e, {}, 1) == std::vector<uint8_t>{1, 0, 0});         // tie 0/2: lower index
+  CHECK(select_top(e, {0, 0, 5}, 1) == std::vector<uint8_t>{0, 0, 1});  // tie-break key wins
   CHECK(select_top(e, {}, 2) == std::vector<uint8_t>{1, 0, 1});
 }
 
@@ -95,7 +94,8 @@ TEST_CASE("taskkv static budgets: full heads take what the layer allows", "[prof
   // A full budget below the window is raised to the window; a layer without heterogeneous heads
   // is uniform (largest remainder, lower index first); totals are exact.
   CHECK(taskkv_static_budgets(het, 2, 3, 17, 8, 4, 5) == std::vector<int>{22, 8, 21, 8, 22, 21});
-  CHECK(taskkv_static_budgets({0, 1, 0, 0, 0, 0}, 2, 3, 17, 8, 4, 5) == std::vector<int>{22, 8, 21, 17, 17, 17});
+  CHECK(taskkv_static_budgets({0, 1, 0, 0, 0, 0}, 2, 3, 17, 8, 4, 5) ==
+        std::vector<int>{22, 8, 21, 17, 17, 17});
   // All heads heterogeneous: they share the layer total.
   CHECK(taskkv_static_budgets({1, 1, 1}, 1, 3, 20, 8, 4, 1000) == std::vector<int>{20, 20, 20});
   // Too small for window + sink per ordinary head.
@@ -112,7 +112,8 @@ TEST_CASE("baklava profiled rows are evenly spaced and end at the last token", "
   CHECK(g[0].floor == 8);
   CHECK(g[3].floor == 16);
   CHECK(g[4].exponent == 1.0);
-  CHECK(baklava_scores({0.2, 0.4, -0.1, 0.3}, {0.5, 2.0}, 2, true) == std::vector<double>{0.1, 0.2, 0.0, 0.6});
+  CHECK(baklava_scores({0.2, 0.4, -0.1, 0.3}, {0.5, 2.0}, 2, true) ==
+        std::vector<double>{0.1, 0.2, 0.0, 0.6});
 }
 
 TEST_CASE("baklava importance: a zeroed head scores 0, others match a scalar reference", "[profile][model]") {

@@ -80,7 +80,8 @@ std::vector<double> BaklavaObserver::query_head_importance() const {
   std::vector<double> out(size_t(L) * H, 0.0);
   for (int il = 0; il < L; ++il) {
     require(count_[il] > 0, "baklava: no tokens profiled");
-    for (int h = 0; h < H; ++h) out[size_t(il) * H + h] = 1.0 - cos_sum_[size_t(il) * H + h] / double(count_[il]);
+    for (int h = 0; h < H; ++h)
+      out[size_t(il) * H + h] = 1.0 - cos_sum_[size_t(il) * H + h] / double(count_[il]);
   }
   return out;
 }
@@ -107,8 +108,9 @@ std::vector<double> BaklavaObserver::layer_proxy() const {
   return out;
 }
 
-std::vector<double> baklava_scores(const std::vector<double>& kv_importance, const std::vector<double>& layer_proxy,
-                                   int n_kv_heads, bool layer_weight) {
+std::vector<double> baklava_scores(const std::vector<double>& kv_importance,
+                                   const std::vector<double>& layer_proxy, int n_kv_heads,
+                                   bool layer_weight) {
   require(kv_importance.size() == layer_proxy.size() * size_t(n_kv_heads), "baklava: shape mismatch");
   std::vector<double> s(kv_importance.size());
   for (size_t p = 0; p < s.size(); ++p) {

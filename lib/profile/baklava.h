@@ -38,15 +38,15 @@ class BaklavaObserver : public LayerObserver {
   std::vector<double> layer_cos_sum_;  // [L]
   std::vector<int64_t> count_;         // [L] tokens seen per layer
   int64_t n_tok_ = 0;
-  Mat xs_, hs_, o_;                    // [t, E], [t, D], [t, E] scratch
+  Mat xs_, hs_, o_;  // [t, E], [t, D], [t, E] scratch
 };
 
 // Rows of a T-token prompt that are profiled (evenly spaced, last included).
 std::vector<int> profiled_rows(int n_tokens, int max_tokens);
 
 // importance x layer proxy (broadcast over the layer's KV heads), or the importance alone.
-std::vector<double> baklava_scores(const std::vector<double>& kv_importance, const std::vector<double>& layer_proxy,
-                                   int n_kv_heads, bool layer_weight);
+std::vector<double> baklava_scores(const std::vector<double>& kv_importance,
+                                   const std::vector<double>& layer_proxy, int n_kv_heads, bool layer_weight);
 
 struct BaklavaCandidate {
   int floor = 8;

@@ -32,7 +32,8 @@ void ModelGame::evaluate(std::span<const Coalition> batch, std::span<double> uti
   std::vector<double> sum(batch.size(), 0.0);
   for (auto& ps : prepared_) {
     const auto res = ps->evaluate(reqs_, opt_.utility);
-    for (size_t k = 0; k < res.size(); ++k) sum[k] += opt_.utility == Utility::Metric ? res[k].score : res[k].loglik;
+    for (size_t k = 0; k < res.size(); ++k)
+      sum[k] += opt_.utility == Utility::Metric ? res[k].score : res[k].loglik;
   }
   const double n = double(prepared_.size());
   for (size_t k = 0; k < batch.size(); ++k) utilities[k] = sum[k] / n;

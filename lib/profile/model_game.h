@@ -23,15 +23,16 @@ namespace cokv::profile {
 
 struct ModelGameOptions {
   Utility utility = Utility::Loglik;
-  int32_t absent = 8;          // budget of heads outside the coalition: the window, or kZeroHead
-  ScorerConfig scorer;         // ranking used by budgets between the window and the prompt
-  int n_query_rows = 32;       // window queries kept per sample (Task-KV uses 32)
+  int32_t absent = 8;     // budget of heads outside the coalition: the window, or kZeroHead
+  ScorerConfig scorer;    // ranking used by budgets between the window and the prompt
+  int n_query_rows = 32;  // window queries kept per sample (Task-KV uses 32)
 };
 
 class ModelGame : public Game {
  public:
   // Prefills every sample (progress: one tick per sample, may be null).
-  ModelGame(const Model& m, std::vector<Sample> samples, const ModelGameOptions& opt, Progress* prep = nullptr);
+  ModelGame(const Model& m, std::vector<Sample> samples, const ModelGameOptions& opt,
+            Progress* prep = nullptr);
 
   int n_players() const override { return n_players_; }
   void evaluate(std::span<const Coalition> batch, std::span<double> utilities) override;

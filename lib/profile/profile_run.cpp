@@ -1,9 +1,9 @@
 // cokv-profile's run (see profile_run.h).
 #include "profile/profile_run.h"
 
-#include <algorithm>
 #include <omp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -83,7 +83,8 @@ void check_options(const ProfileOptions& o) {
   if (o.out_dir.empty()) fail("options", "--out", "an output folder");
   if (o.budgets.empty()) fail("options", "--budgets", "at least one mean budget");
   for (double b : o.budgets)
-    if (!(b >= o.window)) fail("options", "--budgets", "mean budgets >= the window (" + std::to_string(o.window) + ")", fmt(b));
+    if (!(b >= o.window))
+      fail("options", "--budgets", "mean budgets >= the window (" + std::to_string(o.window) + ")", fmt(b));
   if (o.absent != "window" && o.absent != "zero") fail("options", "--absent", "window or zero", o.absent);
   if (o.window < 0) fail("options", "--window", ">= 0", std::to_string(o.window));
   if (o.batch < 1) fail("options", "--batch", ">= 1", std::to_string(o.batch));
@@ -164,15 +165,9 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   // ---- journal (every method: the base utilities; estimators: every coalition) --------------
   fs::create_directories(opt.out_dir);
   const std::string journal_path = opt.out_dir + "/journal.txt";
-  json settings = {{"method", opt.method},
-                   {"model_sha256", sha},
-                   {"task", task_name},
-                   {"datasets", datasets},
-                   {"records", record_ids},
-                   {"utility", opt.utility},
-                   {"absent", opt.absent},
-                   {"window", opt.window},
-                   {"max_length", opt.max_length},
+  json settings = {{"method", opt.method}, {"model_sha256", sha},   {"task", task_name},
+                   {"datasets", datasets}, {"records", record_ids}, {"utility", opt.utility},
+                   {"absent", opt.absent}, {"window", opt.window},  {"max_length", opt.max_length},
                    {"chat", opt.chat}};
 
   const std::string method_name = table_method_name(opt.method);
@@ -217,8 +212,11 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   // ---- scores --------------------------------------------------------------------------------
   t0 = Clock::now();
   std::vector<double> scores, stderr_;
-  json method = {{"name", method_name}, {"utility", opt.utility}, {"seed", opt.seed},
-                 {"absent", opt.absent}, {"scorer", "snapkv"}};
+  json method = {{"name", method_name},
+                 {"utility", opt.utility},
+                 {"seed", opt.seed},
+                 {"absent", opt.absent},
+                 {"scorer", "snapkv"}};
   json trace = json::array();
   Estimate est;
   bool have_est = false;
@@ -228,10 +226,11 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
     const std::vector<int> slices = resolve_slices(opt.slices, n, "--slices");
     int64_t expected = 0;
     // With a tolerance the total is the cap (the ETA is then an upper bound).
-    const int64_t per_chain = sampling.tolerance <= 0 ? sampling.samples
-                                                      : std::max(sampling.samples, sampling.max_samples > 0
-                                                                                      ? sampling.max_samples
-                                                                                      : 20 * sampling.samples);
+    const int64_t per_chain =
+        sampling.tolerance <= 0
+            ? sampling.samples
+            : std::max(sampling.samples,
+                       sampling.max_samples > 0 ? sampling.max_samples : 20 * sampling.samples);
     if (opt.method == "ssv") expected = int64_t(sampling.chains) * int64_t(slices.size()) * per_chain * 2;
     if (opt.method == "regression") expected = int64_t(sampling.chains) * per_chain * 2;
     if (opt.method == "exact") expected = int64_t(1) << std::min(n, 40);
@@ -239,8 +238,10 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
     game->set_progress(&prog);
     auto on_check = [&](const Estimate& e) {
       prog.update(e.n_evaluations,
-                  std::isnan(e.chain_mae) ? std::string() : "mae " + fmt(e.chain_mae, 3) + " (target " +
-                                                                (sampling.tolerance > 0 ? fmt(sampling.tolerance, 3) : std::string("-")) + ")");
+                  std::isnan(e.chain_mae)
+                      ? std::string()
+                      : "mae " + fmt(e.chain_mae, 3) + " (target " +
+                            (sampling.tolerance > 0 ? fmt(sampling.tolerance, 3) : std::string("-")) + ")");
     };
     ssv_opt.sampling.progress = perm_opt.sampling.progress = reg_opt.sampling.progress = on_check;
     if (opt.method == "ssv") est = sliced_shapley(jgame, ssv_opt);
@@ -316,18 +317,22 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   t0 = Clock::now();
   BudgetTable table;
   table.model = {m.cfg.name, m.cfg.arch, L, m.cfg.n_heads, G, m.cfg.head_dim, sha};
-  table.task = {{"datasets", datasets}, {"samples", n_records}, {"records", record_ids},
-                {"max_length", opt.max_length}, {"chat", opt.chat},
-                {"suite", fs::path(opt.longbench_dir).filename().string()}};
-  if (!opt.category.empty()) table.task["category"] = opt.category;
-  else table.task["dataset"] = opt.dataset;
+  table.task = {{"datasets", datasets},  {"samples", n_records},
+                {"records", record_ids}, {"max_length", opt.max_length},
+                {"chat", opt.chat},      {"suite", fs::path(opt.longbench_dir).filename().string()}};
+  if (!opt.category.empty())
+    table.task["category"] = opt.category;
+  else
+    table.task["dataset"] = opt.dataset;
   table.scores = scores;
   // Standard errors are undefined (inf/NaN) when a head was drawn fewer than twice in a slice:
   // the table then carries none (scores.json still has them).
   bool stderr_finite = !stderr_.empty() && stderr_.size() == scores.size();
   for (double e : stderr_) stderr_finite = stderr_finite && std::isfinite(e);
-  if (stderr_finite) table.score_stderr = stderr_;
-  else if (!stderr_.empty()) method["score_stderr"] = "undefined (too few samples per head)";
+  if (stderr_finite)
+    table.score_stderr = stderr_;
+  else if (!stderr_.empty())
+    method["score_stderr"] = "undefined (too few samples per head)";
   table.window = opt.window;
   table.sink = 0;
   std::vector<double> budgets = opt.budgets;
@@ -342,7 +347,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
       // CoKV: evaluate every candidate alpha's table at the smallest budget on validation.
       const auto cands = cokv_candidates(scores, smallest, opt.window);
       std::vector<BudgetVector> bv;
-      for (const auto& c : cands) bv.push_back(BudgetVector{std::vector<int32_t>(c.budgets.begin(), c.budgets.end())});
+      for (const auto& c : cands)
+        bv.push_back(BudgetVector{std::vector<int32_t>(c.budgets.begin(), c.budgets.end())});
       const auto u = game->evaluate_budgets(bv, utility);
       size_t best = 0;
       for (size_t k = 0; k < cands.size(); ++k) {
@@ -350,8 +356,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
         if (u[k] > u[best]) best = k;
       }
       alpha = cands[best].alpha;
-      method["alpha_selection"] = {{"mean_budget", smallest}, {"utility", opt.utility}, {"candidates", selection},
-                                   {"chosen", alpha}};
+      method["alpha_selection"] = {
+          {"mean_budget", smallest}, {"utility", opt.utility}, {"candidates", selection}, {"chosen", alpha}};
     } else {
       alpha = std::min(std::stoi(opt.alpha), n);
     }
@@ -377,8 +383,11 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
       selection.push_back({{"floor", grid[k].floor}, {"exponent", grid[k].exponent}, {"loglik", u[k]}});
       if (u[k] > u[best]) best = k;
     }
-    method["search"] = {{"mean_budget", smallest}, {"utility", "loglik"}, {"candidates", selection},
-                        {"floor", grid[best].floor}, {"exponent", grid[best].exponent}};
+    method["search"] = {{"mean_budget", smallest},
+                        {"utility", "loglik"},
+                        {"candidates", selection},
+                        {"floor", grid[best].floor},
+                        {"exponent", grid[best].exponent}};
     for (double b : budgets) {
       BudgetLevel lv;
       lv.mean_budget = b;
@@ -410,14 +419,16 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   res.files.push_back(res.table_path);
   for (auto& p : write_npy_twin(res.table_path, table)) res.files.push_back(p);
   ExportOptions eo;
-  eo.reference_length = opt.reference_length > 0 ? opt.reference_length : (opt.max_length > 0 ? opt.max_length : 8000);
+  eo.reference_length =
+      opt.reference_length > 0 ? opt.reference_length : (opt.max_length > 0 ? opt.max_length : 8000);
   for (auto& p : export_all(table, opt.out_dir + "/exports", eo)) res.files.push_back(p);
   std::string heatmap_note;
   if (gnuplot_available()) {
     HeatmapOptions ho;
     ho.title = name + " (" + opt.utility + ")";
     ho.value_label = method_name + " score";
-    const std::string png = opt.out_dir + "/" + name + ".scores.png", svg = opt.out_dir + "/" + name + ".scores.svg";
+    const std::string png = opt.out_dir + "/" + name + ".scores.png",
+                      svg = opt.out_dir + "/" + name + ".scores.svg";
     write_heatmap(scores, L, G, png, svg, ho);
     res.files.push_back(png);
     res.files.push_back(svg);
@@ -450,7 +461,9 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
              {"utility_empty", u_empty},
              {"time_s", times},
              {"evaluations",
-              {{"requested", jgame.n_requested()}, {"computed", jgame.n_evaluated()}, {"replayed", jgame.n_replayed()}}},
+              {{"requested", jgame.n_requested()},
+               {"computed", jgame.n_evaluated()},
+               {"replayed", jgame.n_replayed()}}},
              // coalitions the model computed per second while estimating (base and replayed excluded)
              {"evaluations_per_s", est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0},
              {"memory",
@@ -469,7 +482,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   }
   if (!heatmap_note.empty()) summary["note"] = heatmap_note;
   for (const auto& lv : table.tables) {
-    json t = {{"mean_budget", lv.mean_budget}, {"min", *std::min_element(lv.budgets.begin(), lv.budgets.end())},
+    json t = {{"mean_budget", lv.mean_budget},
+              {"min", *std::min_element(lv.budgets.begin(), lv.budgets.end())},
               {"max", *std::max_element(lv.budgets.begin(), lv.budgets.end())}};
     if (lv.alpha) t["alpha"] = *lv.alpha;
     summary["tables"].push_back(t);
@@ -480,9 +494,10 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   md << "# cokv-profile: " << name << "\n\n";
   md << "| | |\n|---|---|\n";
   md << "| model | " << m.cfg.name << " (" << n << " KV heads) |\n";
-  md << "| task | " << task_name << ": " << json(datasets).dump() << ", " << n_records << " validation records, "
-     << min_t << "-" << max_t << " prompt tokens |\n";
-  md << "| utility | " << opt.utility << "; full cache " << fmt(u_full) << ", window only " << fmt(u_empty) << " |\n";
+  md << "| task | " << task_name << ": " << json(datasets).dump() << ", " << n_records
+     << " validation records, " << min_t << "-" << max_t << " prompt tokens |\n";
+  md << "| utility | " << opt.utility << "; full cache " << fmt(u_full) << ", "
+     << (opt.absent == "zero" ? "all heads zeroed " : "window only ") << fmt(u_empty) << " |\n";
   md << "| time | " << format_duration(times["total_s"].get<double>()) << " total, prefill "
      << fmt(times["prefill_s"].get<double>(), 3) << " s, scores " << fmt(est_s, 3) << " s |\n";
   md << "| evaluations | " << jgame.n_evaluated() << " computed, " << jgame.n_replayed() << " replayed, "
@@ -500,9 +515,12 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   if (!trace.empty()) {
     md << "\n## Convergence trace\n\n| samples | evaluations | chain MAE |\n|---|---|---|\n";
     for (const auto& tp : trace)
-      md << "| " << tp["samples"].dump() << " | " << tp["evaluations"].dump() << " | " << tp["chain_mae"].dump() << " |\n";
+      md << "| " << tp["samples"].dump() << " | " << tp["evaluations"].dump() << " | "
+         << tp["chain_mae"].dump() << " |\n";
   }
-  if (!selection.empty()) md << "\n## Selection at mean budget " << budget_label(smallest) << "\n\n```\n" << selection.dump() << "\n```\n";
+  if (!selection.empty())
+    md << "\n## Selection at mean budget " << budget_label(smallest) << "\n\n```\n"
+       << selection.dump() << "\n```\n";
   write_text(opt.out_dir + "/summary.md", md.str());
   res.files.push_back(opt.out_dir + "/summary.json");
   res.files.push_back(opt.out_dir + "/summary.md");

@@ -21,40 +21,40 @@
 namespace cokv::profile {
 
 struct ProfileOptions {
-  std::string model_path;             // empty: default_model_path()
+  std::string model_path;  // empty: default_model_path()
   std::string longbench_dir;
-  std::string category, dataset;      // exactly one
-  std::string method = "ssv";         // ssv | permutation | regression | exact | baklava | taskkv
-  std::string utility = "loglik";     // metric | loglik
+  std::string category, dataset;   // exactly one
+  std::string method = "ssv";      // ssv | permutation | regression | exact | baklava | taskkv
+  std::string utility = "loglik";  // metric | loglik
   std::vector<double> budgets{64, 128, 256, 512};
   std::string out_dir;
-  int64_t samples = 0;                // per chain (per slice for SSV); 0: two-chain rule from min_samples
-  int64_t min_samples = 16;           // tolerance mode: first check
-  double tol = 0;                     // two-chain MAE target; 0 with samples == 0: 1/n
-  int64_t max_samples = 0;            // tolerance mode cap per chain (0: 20 x min)
-  int64_t check_every = 0;            // samples per chain between checks (0: auto)
+  int64_t samples = 0;       // per chain (per slice for SSV); 0: two-chain rule from min_samples
+  int64_t min_samples = 16;  // tolerance mode: first check
+  double tol = 0;            // two-chain MAE target; 0 with samples == 0: 1/n
+  int64_t max_samples = 0;   // tolerance mode cap per chain (0: 20 x min)
+  int64_t check_every = 0;   // samples per chain between checks (0: auto)
   int chains = 2;
-  std::vector<int> slices;            // empty: CoKV's {n/8, n/4, 3n/8, n/2}
+  std::vector<int> slices;  // empty: CoKV's {n/8, n/4, 3n/8, n/2}
   bool left_only = false;
-  bool antithetic = false;            // permutation
+  bool antithetic = false;  // permutation
   int batch = 32;
-  std::string absent = "window";      // window | zero
+  std::string absent = "window";  // window | zero
   int window = 8;
-  std::string alpha = "auto";         // auto | integer
-  int max_length = 8000;              // middle truncation of prompts (0: none)
-  std::string chat = "longbench";     // longbench | none
-  int max_records = 0;                // validation records per dataset (0: all)
+  std::string alpha = "auto";      // auto | integer
+  int max_length = 8000;           // middle truncation of prompts (0: none)
+  std::string chat = "longbench";  // longbench | none
+  int max_records = 0;             // validation records per dataset (0: all)
   uint64_t seed = 42;
   bool resume = false;
-  int threads = 0;                    // > 0: OpenMP threads for the whole run (omp_set_num_threads)
-  int reference_length = 0;           // exports' T (0: max_length, or 8000)
+  int threads = 0;           // > 0: OpenMP threads for the whole run (omp_set_num_threads)
+  int reference_length = 0;  // exports' T (0: max_length, or 8000)
   // BaKlaVa
-  int baklava_tokens = 256;           // profiled tokens per prompt (evenly spaced; 0 = all)
+  int baklava_tokens = 256;  // profiled tokens per prompt (evenly spaced; 0 = all)
   bool baklava_layer_weight = true;
   // Task-KV
   TaskKvOptions taskkv;
   int taskkv_sink = 16;
-  int taskkv_full = 0;                // budget meaning "full cache" (0: the longest validation prompt)
+  int taskkv_full = 0;  // budget meaning "full cache" (0: the longest validation prompt)
 };
 
 struct ProfileResult {

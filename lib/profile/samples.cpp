@@ -40,7 +40,8 @@ Suite open_suite(const std::string& dir) {
   s.local = fs::exists(cfg + "/dataset2metric.json");
   if (s.local) {
     const json metrics = read_json(cfg + "/dataset2metric.json");
-    const json style = fs::exists(cfg + "/dataset2style.json") ? read_json(cfg + "/dataset2style.json") : json::object();
+    const json style =
+        fs::exists(cfg + "/dataset2style.json") ? read_json(cfg + "/dataset2style.json") : json::object();
     const json cats = read_json(cfg + "/categories.json");
     std::map<std::string, std::string> cat_of;
     for (auto it = cats.begin(); it != cats.end(); ++it) {
@@ -81,7 +82,8 @@ Suite open_suite(const std::string& dir) {
   return s;
 }
 
-std::vector<std::string> task_datasets(const Suite& s, const std::string& category, const std::string& dataset) {
+std::vector<std::string> task_datasets(const Suite& s, const std::string& category,
+                                       const std::string& dataset) {
   std::vector<std::string> out;
   if (!dataset.empty()) {
     if (!s.datasets.count(dataset)) fail(s.dir, "--dataset", "a dataset with a prompt template", dataset);
@@ -102,7 +104,8 @@ std::vector<std::string> task_datasets(const Suite& s, const std::string& catego
   return out;
 }
 
-Sample make_sample(const Model& m, const longbench::Record& r, const SuiteDataset& d, const SampleOptions& opt) {
+Sample make_sample(const Model& m, const longbench::Record& r, const SuiteDataset& d,
+                   const SampleOptions& opt) {
   longbench::TokenizerFns fns;
   fns.encode = [&](std::string_view t) { return m.tok.encode(t); };
   fns.decode = [&](const std::vector<int32_t>& ids) { return m.tok.decode(ids, true); };
@@ -133,8 +136,8 @@ Sample make_sample(const Model& m, const longbench::Record& r, const SuiteDatase
   return s;
 }
 
-std::vector<Sample> validation_samples(const Model& m, const Suite& s, const std::vector<std::string>& datasets,
-                                       const SampleOptions& opt) {
+std::vector<Sample> validation_samples(const Model& m, const Suite& s,
+                                       const std::vector<std::string>& datasets, const SampleOptions& opt) {
   std::vector<Sample> out;
   for (const auto& name : datasets) {
     const SuiteDataset& d = s.datasets.at(name);

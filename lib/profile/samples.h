@@ -28,9 +28,9 @@ struct SuiteDataset {
 
 struct Suite {
   std::string dir;
-  bool local = false;  // settings from the folder's own config files
-  std::map<std::string, SuiteDataset> datasets;                 // every dataset with a template
-  std::map<std::string, std::vector<std::string>> categories;   // category -> datasets (folder order)
+  bool local = false;                                          // settings from the folder's own config files
+  std::map<std::string, SuiteDataset> datasets;                // every dataset with a template
+  std::map<std::string, std::vector<std::string>> categories;  // category -> datasets (folder order)
 };
 
 // Reads the folder's config; throws naming the file on problems.
@@ -38,21 +38,23 @@ Suite open_suite(const std::string& dir);
 
 // The datasets of a task: exactly one of category / dataset is non-empty. Datasets whose data
 // file is missing are an error.
-std::vector<std::string> task_datasets(const Suite& s, const std::string& category, const std::string& dataset);
+std::vector<std::string> task_datasets(const Suite& s, const std::string& category,
+                                       const std::string& dataset);
 
 struct SampleOptions {
   int max_length = 8000;  // middle truncation (prompt tokens); 0 = none
   longbench::ChatPolicy chat = longbench::ChatPolicy::LongBench;
-  int max_records = 0;    // per dataset: the first N validation records (0 = all)
+  int max_records = 0;  // per dataset: the first N validation records (0 = all)
   uint64_t split_seed = 42;
 };
 
 // One record -> Sample. answer_tokens = the first gold answer, tokenized without BOS (with a
 // leading space when the prompt ends in a non-space character and no chat template was used).
-Sample make_sample(const Model& m, const longbench::Record& r, const SuiteDataset& d, const SampleOptions& opt);
+Sample make_sample(const Model& m, const longbench::Record& r, const SuiteDataset& d,
+                   const SampleOptions& opt);
 
 // The pooled validation samples of the datasets, dataset by dataset, each in split order.
-std::vector<Sample> validation_samples(const Model& m, const Suite& s, const std::vector<std::string>& datasets,
-                                       const SampleOptions& opt);
+std::vector<Sample> validation_samples(const Model& m, const Suite& s,
+                                       const std::vector<std::string>& datasets, const SampleOptions& opt);
 
 }  // namespace cokv::profile

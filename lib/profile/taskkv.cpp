@@ -27,8 +27,8 @@ std::vector<std::vector<double>> semantic_vectors(const PromptKV& p, int il, int
   std::vector<std::vector<double>> out(G, std::vector<double>(D, 0.0));
   std::vector<int32_t> idx(T);
   for (int g = 0; g < G; ++g) {
-    const std::vector<float> a = window_attention(p.q_head(il, g * grp), grp, W * D, W, p.k_head(il, g), T, D, T,
-                                                  inv_sqrt_scale, 0);
+    const std::vector<float> a =
+        window_attention(p.q_head(il, g * grp), grp, W * D, W, p.k_head(il, g), T, D, T, inv_sqrt_scale, 0);
     std::iota(idx.begin(), idx.end(), 0);
     const int k = std::min(top_k, T);
     std::partial_sort(idx.begin(), idx.begin() + k, idx.end(),
@@ -58,7 +58,8 @@ std::vector<double> center_distances(const std::vector<std::vector<double>>& v, 
       xx += v[i][e] * v[i][e];
       cc += c[e] * c[e];
     }
-    out[i] = d == TaskKvDistance::Euclidean ? std::sqrt(dd) : (xx > 0 && cc > 0 ? 1.0 - xc / std::sqrt(xx * cc) : 0.0);
+    out[i] = d == TaskKvDistance::Euclidean ? std::sqrt(dd)
+                                            : (xx > 0 && cc > 0 ? 1.0 - xc / std::sqrt(xx * cc) : 0.0);
   }
   return out;
 }
@@ -123,8 +124,9 @@ std::vector<uint8_t> TaskKvProfiler::heterogeneous() const {
   return out;
 }
 
-std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous, int n_layers, int n_kv_heads,
-                                       double mean_budget, int window, int sink, int full_budget) {
+std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous, int n_layers,
+                                       int n_kv_heads, double mean_budget, int window, int sink,
+                                       int full_budget) {
   const int G = n_kv_heads;
   require(int(heterogeneous.size()) == n_layers * G, "taskkv: heterogeneous mask of the wrong size");
   require(full_budget > 0, "taskkv: full_budget must be > 0");
@@ -139,8 +141,9 @@ std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous
     if (n_full > 0) {
       const int64_t room = layer_total - int64_t(n_ord) * floor;
       if (room < int64_t(n_full) * window)
-        fail("taskkv table", "mean_budget", "room for window + sink tokens per ordinary head in layer " +
-                                                std::to_string(il), std::to_string(mean_budget));
+        fail("taskkv table", "mean_budget",
+             "room for window + sink tokens per ordinary head in layer " + std::to_string(il),
+             std::to_string(mean_budget));
       full_b = n_ord > 0 ? std::max<int64_t>(window, std::min<int64_t>(full_budget, room / n_full)) : 0;
     }
     // Ordinary heads share what is left equally (largest remainder); with none, the full heads
@@ -152,12 +155,15 @@ std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous
     } else {
       quota.assign(n_full, double(layer_total) / n_full);
     }
-    const auto shares = round_largest_remainder(quota, n_ord > 0 ? layer_total - full_b * n_full : layer_total);
+    const auto shares =
+        round_largest_remainder(quota, n_ord > 0 ? layer_total - full_b * n_full : layer_total);
     int k = 0;
     for (int g = 0; g < G; ++g) {
       const bool het = heterogeneous[size_t(il) * G + g];
-      if (n_ord > 0) out[size_t(il) * G + g] = het ? int(full_b) : int(shares[k++]);
-      else out[size_t(il) * G + g] = int(shares[k++]);
+      if (n_ord > 0)
+        out[size_t(il) * G + g] = het ? int(full_b) : int(shares[k++]);
+      else
+        out[size_t(il) * G + g] = int(shares[k++]);
     }
   }
   return out;

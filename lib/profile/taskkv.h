@@ -55,10 +55,10 @@ class TaskKvProfiler {
   TaskKvProfiler(int n_layers, int n_kv_heads, const TaskKvOptions& opt);
   void add(const PromptKV& p);
   int n_records() const { return n_; }
-  std::vector<double> frequency() const;      // [L*G] fraction of records where the head was heterogeneous
-  std::vector<double> mean_distance() const;  // [L*G]
-  std::vector<double> scores() const;         // per opt.score
-  std::vector<uint8_t> heterogeneous() const; // static set, f(r) per layer
+  std::vector<double> frequency() const;       // [L*G] fraction of records where the head was heterogeneous
+  std::vector<double> mean_distance() const;   // [L*G]
+  std::vector<double> scores() const;          // per opt.score
+  std::vector<uint8_t> heterogeneous() const;  // static set, f(r) per layer
 
  private:
   int L_, G_;
@@ -69,7 +69,8 @@ class TaskKvProfiler {
 
 // The static Task-KV budgets (see header comment); per layer total = n_kv_heads x mean (must be
 // an integer). full_budget > 0.
-std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous, int n_layers, int n_kv_heads,
-                                       double mean_budget, int window, int sink, int full_budget);
+std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous, int n_layers,
+                                       int n_kv_heads, double mean_budget, int window, int sink,
+                                       int full_budget);
 
 }  // namespace cokv::profile
