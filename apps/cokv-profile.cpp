@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
                  "budget that means full cache (0: the longest validation prompt)");
   CLI11_PARSE(app, argc, argv);
   o.samples = samples;
+  for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
   o.taskkv.distance =
       distance == "cosine" ? cokv::profile::TaskKvDistance::Cosine : cokv::profile::TaskKvDistance::Euclidean;
   o.taskkv.score =

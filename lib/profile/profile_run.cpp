@@ -480,6 +480,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
     summary["samples_per_chain"] = est.n_samples;
     summary["chains"] = est.n_chains;
   }
+  if (!opt.command_line.empty()) summary["command"] = opt.command_line;
   if (!heatmap_note.empty()) summary["note"] = heatmap_note;
   for (const auto& lv : table.tables) {
     json t = {{"mean_budget", lv.mean_budget},

@@ -21,7 +21,8 @@
 namespace cokv::profile {
 
 struct ProfileOptions {
-  std::string model_path;  // empty: default_model_path()
+  std::string command_line;  // recorded in summary.json (the app passes its argv)
+  std::string model_path;    // empty: default_model_path()
   std::string longbench_dir;
   std::string category, dataset;   // exactly one
   std::string method = "ssv";      // ssv | permutation | regression | exact | baklava | taskkv
