@@ -1,4 +1,6 @@
 // cokv-eval: LongBench-format evaluation. Subcommands:
+//   run --longbench DIR --datasets a,b --methods full,uniform --budgets 64,128 --out OUT
+//                                                    evaluate KV methods x budgets (lib/eval/eval_run.h)
 //   score PRED.jsonl... [--dataset D] [--json FILE]   rescore prediction files (LongBench eval.py)
 // Each subcommand is one setup_<name>() that declares its options and a callback into lib/;
 // the app itself holds no evaluation logic.
@@ -9,9 +11,75 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
+#include "core/paths.h"
+#include "core/progress.h"
 #include "data/score_file.h"
+#include "eval/eval_run.h"
+#include "runtime/model.h"
 
 namespace {
+
+void setup_run(CLI::App& app) {
+  struct Args {
+    std::string model = cokv::default_model_path();
+    cokv::EvalRunOptions opt;
+  };
+  auto args = std::make_shared<Args>();
+  cokv::EvalRunOptions& o = args->opt;
+  o.dataset_table = cokv::configs_dir() + "/longbench.json";
+  CLI::App* cmd =
+      app.add_subcommand("run", "Evaluate KV methods x budgets on a LongBench-format suite (resumable)");
+  cmd->add_option("--model", args->model, "GGUF model file")->capture_default_str();
+  cmd->add_option("--longbench", o.benchmark_dir, "LongBench checkout or local suite folder (data/, config/)")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--datasets", o.datasets,
+                  "Datasets to run (comma separated; all = every dataset with a data file)")
+      ->delimiter(',');
+  cmd->add_option(
+      "--category", o.category,
+      "All datasets of a category (single_doc_qa, multi_doc_qa, summarization, few_shot, synthetic, code)");
+  cmd->add_option("--methods", o.methods, "Built-in methods: full, uniform, adakv, pyramidkv, streaming")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--budgets", o.budgets,
+                  "Mean KV budgets per head (window included) for the built-in methods")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--tables", o.tables,
+                  "cokv.budget.v1 files (cokv-profile): every table is a method at its mean budget")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--scorer", o.scorer, "Token choice inside a head: snapkv | ahakv")->capture_default_str();
+  cmd->add_option("--window", o.window, "Recent prompt tokens every head keeps")->capture_default_str();
+  cmd->add_option("--max-length", o.max_length, "Prompt tokens kept by middle truncation (0 = all)")
+      ->capture_default_str();
+  cmd->add_option("--chat", o.chat,
+                  "Chat template: longbench (per dataset, as pred.py) | none (raw, as CoKV)")
+      ->capture_default_str();
+  cmd->add_option("--split", o.split, "CoKV's seed-42 split: test | validation | all")->capture_default_str();
+  cmd->add_option("--max-records", o.max_records, "First N records of the split per dataset (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-new", o.max_new_cap, "Cap on every dataset's max new tokens (0 = the dataset's)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--latency", o.latency_records,
+                  "After scoring, time N records per method alone (compacted cache)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("!--no-plots", o.plots, "Do not draw the score-vs-budget plots");
+  cmd->add_flag("--plots-per-dataset", o.plots_per_dataset, "Also draw one score-vs-budget plot per dataset");
+  cmd->add_option("--out", o.out_dir, "Output folder (predictions.jsonl, scores.json, results.md, plots)")
+      ->required();
+  cmd->callback([args] {
+    auto m = cokv::Model::load(args->model);
+    cokv::Progress prog(std::cerr, "eval", 0);
+    const auto sum = cokv::run_eval(*m, args->opt, &prog);
+    prog.finish();
+    for (const auto& n : sum.notes) std::cerr << "note: " << n << "\n";
+    std::cerr << sum.n_records << " records: " << sum.n_records_run << " evaluated, " << sum.n_predictions_new
+              << " new predictions, " << sum.n_predictions_kept << " reused\n";
+    std::cout << cokv::read_file_bytes(sum.results_path);
+  });
+}
 
 void setup_score(CLI::App& app) {
   struct Args {
@@ -21,7 +89,8 @@ void setup_score(CLI::App& app) {
     int rouge_recursion = cokv::longbench::RougeOptions{}.max_recursion;
   };
   auto args = std::make_shared<Args>();
-  CLI::App* cmd = app.add_subcommand("score", "Rescore LongBench-style prediction files (pred, answers, all_classes, dataset)");
+  CLI::App* cmd = app.add_subcommand(
+      "score", "Rescore LongBench-style prediction files (pred, answers, all_classes, dataset)");
   cmd->add_option("files", args->files, "Prediction JSONL files")->required()->check(CLI::ExistingFile);
   cmd->add_option("--dataset", args->dataset,
                   "Dataset of every record (default: the record's 'dataset' field, else the file name)");
@@ -53,12 +122,13 @@ void setup_score(CLI::App& app) {
 int main(int argc, char** argv) {
   CLI::App app{"cokv-eval: LongBench-format evaluation"};
   app.require_subcommand(1);
+  setup_run(app);
   setup_score(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const cokv::Error& e) {
+  } catch (const std::exception& e) {
     std::cerr << "cokv-eval: " << e.what() << "\n";
     return 1;
   }

@@ -1,0 +1,184 @@
+// Opening a LongBench-format benchmark folder (see benchmark.h).
+#include "eval/benchmark.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "data/metrics.h"
+
+namespace cokv {
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+namespace {
+
+// DIR/config/NAME, else DIR/NAME; empty when neither exists.
+std::string find_config(const std::string& dir, const std::string& name) {
+  for (const fs::path& p : {fs::path(dir) / "config" / name, fs::path(dir) / name})
+    if (fs::is_regular_file(p)) return p.string();
+  return {};
+}
+
+ordered_json read_json(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, "file", "a readable JSON file");
+  try {
+    return ordered_json::parse(in);
+  } catch (const std::exception& e) {
+    fail(path, "content", "valid JSON", e.what());
+  }
+}
+
+}  // namespace
+
+const BenchDataset& Benchmark::dataset(const std::string& name) const {
+  auto it = datasets.find(name);
+  if (it == datasets.end()) {
+    std::string known;
+    for (const auto& [n, d] : datasets) known += (known.empty() ? "" : ", ") + n;
+    fail(dir, "dataset '" + name + "'", "one the folder's config describes (" + known + ")");
+  }
+  return it->second;
+}
+
+std::vector<std::string> Benchmark::select(const std::vector<std::string>& names,
+                                           const std::string& category) const {
+  std::vector<std::string> out;
+  auto add = [&](const std::string& n) {
+    if (std::find(out.begin(), out.end(), n) == out.end()) out.push_back(n);
+  };
+  for (const std::string& n : names) {
+    if (n == "all") {
+      for (const std::string& c : category_order)
+        for (const std::string& x : categories.at(c))
+          if (datasets.count(x) && fs::is_regular_file(datasets.at(x).data_path)) add(x);
+      for (const auto& [x, d] : datasets)
+        if (fs::is_regular_file(d.data_path)) add(x);
+      continue;
+    }
+    const BenchDataset& d = dataset(n);
+    if (!fs::is_regular_file(d.data_path)) fail(dir, "dataset '" + n + "'", "its data file " + d.data_path);
+    add(n);
+  }
+  if (!category.empty()) {
+    auto it = categories.find(category);
+    if (it == categories.end()) {
+      std::string known;
+      for (const auto& [c, v] : categories) known += (known.empty() ? "" : ", ") + c;
+      fail(dir, "category '" + category + "'", "one of " + known);
+    }
+    for (const std::string& n : it->second)
+      if (datasets.count(n) && fs::is_regular_file(datasets.at(n).data_path)) add(n);
+    if (out.empty())
+      fail(dir, "category '" + category + "'", "at least one dataset with a data file", "none");
+  }
+  if (out.empty()) fail(dir, "datasets", "--datasets names or --category", "nothing selected");
+  return out;
+}
+
+Benchmark open_benchmark(const std::string& dir, const std::string& dataset_table) {
+  if (!fs::is_directory(dir)) fail(dir, "benchmark folder", "a LongBench checkout or a local suite folder");
+  Benchmark b;
+  b.dir = dir;
+  const std::string prompt_path = find_config(dir, "dataset2prompt.json");
+  const std::string maxlen_path = find_config(dir, "dataset2maxlen.json");
+  if (prompt_path.empty())
+    fail(dir, "config/dataset2prompt.json", "the prompt templates (LongBench's config folder)", "missing");
+  if (maxlen_path.empty())
+    fail(dir, "config/dataset2maxlen.json", "the generation lengths (LongBench's config folder)", "missing");
+  const auto templates = longbench::read_prompt_templates(prompt_path);
+  const auto maxlen = longbench::read_max_new_tokens(maxlen_path);
+
+  const std::string metric_path = find_config(dir, "dataset2metric.json");
+  const std::string style_path = find_config(dir, "dataset2style.json");
+  const std::string cat_path = find_config(dir, "categories.json");
+  const ordered_json metrics = metric_path.empty() ? ordered_json::object() : read_json(metric_path);
+  const ordered_json styles = style_path.empty() ? ordered_json::object() : read_json(style_path);
+  std::map<std::string, longbench::DatasetInfo> table;
+  if (!dataset_table.empty()) table = longbench::read_dataset_table(dataset_table);
+
+  const fs::path data_dir = fs::is_directory(fs::path(dir) / "data") ? fs::path(dir) / "data" : fs::path(dir);
+  for (const auto& [name, tmpl] : templates) {
+    BenchDataset d;
+    d.prompt_template = tmpl;
+    d.data_path = (data_dir / (name + ".jsonl")).string();
+    const longbench::DatasetInfo* known = nullptr;
+    if (auto it = table.find(name); it != table.end()) known = &it->second;
+    // A local-suite dataset imitates a LongBench one ("analog"): its pred.py conventions follow.
+    std::string analog;
+    if (styles.contains(name) && styles[name].contains("analog") && styles[name]["analog"].is_string())
+      analog = styles[name]["analog"].get<std::string>();
+    const longbench::DatasetInfo* like = known;
+    if (!like && !analog.empty())
+      if (auto it = table.find(analog); it != table.end()) like = &it->second;
+
+    longbench::DatasetInfo& info = d.info;
+    info.name = name;
+    if (metrics.contains(name)) {
+      const std::string where = metric_path + ": " + name;
+      if (!metrics[name].is_string()) fail(where, "metric", "a metric name");
+      try {
+        info.metric = longbench::metric_from_name(metrics[name].get<std::string>());
+      } catch (const Error& e) {
+        fail(where, "metric", "a LongBench metric name", e.what());
+      }
+    } else if (known) {
+      info.metric = known->metric;
+    } else {
+      continue;  // a dataset cokv cannot score (e.g. a Chinese LongBench one): not offered
+    }
+    auto ml = maxlen.find(name);
+    if (ml != maxlen.end())
+      info.max_new_tokens = ml->second;
+    else if (known)
+      info.max_new_tokens = known->max_new_tokens;
+    else
+      fail(maxlen_path, name, "a max new tokens entry", "missing");
+    info.category = known ? known->category : "";
+    info.chat_template = like ? like->chat_template : true;
+    info.stop_on_newline = like ? like->stop_on_newline : false;
+    info.first_line = like ? like->first_line : false;
+    if (styles.contains(name)) {
+      const auto& s = styles[name];
+      const std::string where = style_path + ": " + name;
+      auto flag = [&](const char* k, bool& dst) {
+        if (!s.contains(k)) return;
+        if (!s[k].is_boolean()) fail(where, k, "true or false");
+        dst = s[k].get<bool>();
+      };
+      flag("chat_template", info.chat_template);
+      flag("first_line", info.first_line);
+      flag("stop_on_newline", info.stop_on_newline);
+    }
+    b.datasets.emplace(name, std::move(d));
+  }
+
+  if (!cat_path.empty()) {
+    const ordered_json cats = read_json(cat_path);
+    if (!cats.is_object()) fail(cat_path, "content", "an object {category: [datasets]}");
+    for (const auto& [c, list] : cats.items()) {
+      if (!list.is_array()) fail(cat_path, c, "a list of dataset names");
+      if (!b.categories.count(c)) b.category_order.push_back(c);
+      for (const auto& n : list) {
+        if (!n.is_string()) fail(cat_path, c, "a list of dataset names");
+        const std::string name = n.get<std::string>();
+        b.categories[c].push_back(name);
+        if (auto it = b.datasets.find(name); it != b.datasets.end()) it->second.info.category = c;
+      }
+    }
+  } else {
+    for (const std::string& name : longbench::english_datasets()) {
+      if (!b.datasets.count(name) || !table.count(name)) continue;
+      const std::string& c = table.at(name).category;
+      if (!b.categories.count(c)) b.category_order.push_back(c);
+      b.categories[c].push_back(name);
+    }
+  }
+  return b;
+}
+
+}  // namespace cokv

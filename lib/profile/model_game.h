@@ -1,0 +1,72 @@
+// The model-backed CoKV game: players are KV heads (player = il * n_kv_heads + g); the utility
+// of a coalition S is the mean over the pooled validation samples of
+//   Utility::Metric  the dataset metric of the greedy generation (CoKV), or
+//   Utility::Loglik  the mean log-probability per token of the gold answer (teacher forced),
+// with heads in S keeping their whole prompt cache and the others keeping only the recent
+// window (CoKV) or being zeroed (the --absent zero ablation).
+//
+// Every sample is prefilled once, when the game is built, and kept (PreparedSample: prompt K/V,
+// window queries, cached SnapKV ranking) for the whole run. Each evaluate() call sends all
+// coalitions of the batch through every sample as one batched decode, samples in order, and sums
+// in sample order, so a batch's utilities are deterministic run to run.
+//
+// Batch composition: with one OpenMP thread a coalition's utility came out bit-identical for
+// batch sizes 1, 3, 5 and 16 (measured); with two threads Eigen's parallel GEMM blocks
+// differently per batch shape and utilities differ by ~1e-7. A killed run resumed with the same
+// --batch and --threads (or --threads 1) therefore reproduces the uninterrupted scores bit for
+// bit; with another batch size and several threads only to ~1e-7.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "core/progress.h"
+#include "eval/evaluate.h"
+#include "profile/game.h"
+
+namespace cokv::profile {
+
+struct ModelGameOptions {
+  Utility utility = Utility::Loglik;
+  int32_t absent = 8;     // budget of heads outside the coalition: the window, or kZeroHead
+  ScorerConfig scorer;    // ranking used by budgets between the window and the prompt
+  int n_query_rows = 32;  // window queries kept per sample (Task-KV uses 32)
+};
+
+class ModelGame : public Game {
+ public:
+  // Prefills every sample (progress: one tick per sample, may be null).
+  ModelGame(const Model& m, std::vector<Sample> samples, const ModelGameOptions& opt,
+            Progress* prep = nullptr);
+
+  int n_players() const override { return n_players_; }
+  void evaluate(std::span<const Coalition> batch, std::span<double> utilities) override;
+
+  // Mean utility of arbitrary budget vectors (tables), one batch per sample, with utility u.
+  std::vector<double> evaluate_budgets(std::span<const BudgetVector> budgets, Utility u);
+
+  // Ticks `p` by one per coalition evaluated (null: none).
+  void set_progress(Progress* p) { progress_ = p; }
+
+  size_t n_samples() const { return prepared_.size(); }
+  const PreparedSample& prepared(size_t i) const { return *prepared_[i]; }
+  const std::vector<std::unique_ptr<PreparedSample>>& prepared_samples() const { return prepared_; }
+  // Bytes held by the prepared samples: prompt K/V, window queries, logits, rankings.
+  size_t prepared_bytes() const;
+  int64_t n_coalitions_evaluated() const { return n_evaluated_; }
+
+ private:
+  const Model& m_;
+  ModelGameOptions opt_;
+  int n_players_ = 0;
+  std::vector<std::unique_ptr<PreparedSample>> prepared_;
+  std::vector<BudgetRequest> reqs_;  // reused across calls
+  Progress* progress_ = nullptr;
+  int64_t n_evaluated_ = 0;
+};
+
+// Peak resident memory of this process (VmHWM), bytes; 0 where unknown.
+size_t peak_rss_bytes();
+
+}  // namespace cokv::profile

@@ -1,0 +1,74 @@
+// cokv-profile's run: data -> model game -> scores (CoKV estimators, BaKlaVa, Task-KV) ->
+// budget tables -> files. The app only parses options into ProfileOptions.
+//
+// Files written into out_dir (<name> = <category or dataset>.<method name>):
+//   <name>.budget.json (+ .npy twins)   cokv.budget.v1 table (DESIGN.md)
+//   exports/                            export_all (HeadKV, DuoAttention, LU-KV, KV-Compress, layer lists)
+//   <name>.scores.png / .svg            heatmap of the scores (when gnuplot is available)
+//   scores.json                         values, std errors, hex floats (bit-exact comparison)
+//   summary.json, summary.md            time, evaluations, memory, convergence trace, alpha search
+//   journal.txt                         every evaluated coalition (cokv.journal.v1); --resume replays it
+#pragma once
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "kv/budget_table.h"
+#include "profile/taskkv.h"
+
+namespace cokv::profile {
+
+struct ProfileOptions {
+  std::string command_line;  // recorded in summary.json (the app passes its argv)
+  std::string model_path;    // empty: default_model_path()
+  std::string longbench_dir;
+  std::string category, dataset;   // exactly one
+  std::string method = "ssv";      // ssv | permutation | regression | exact | baklava | taskkv
+  std::string utility = "loglik";  // metric | loglik
+  std::vector<double> budgets{64, 128, 256, 512};
+  std::string out_dir;
+  int64_t samples = 0;       // per chain (per slice for SSV); 0: two-chain rule from min_samples
+  int64_t min_samples = 16;  // tolerance mode: first check
+  double tol = 0;            // two-chain MAE target; 0 with samples == 0: 1/n
+  int64_t max_samples = 0;   // tolerance mode cap per chain (0: 20 x min)
+  int64_t check_every = 0;   // samples per chain between checks (0: auto)
+  int chains = 2;
+  std::vector<int> slices;  // empty: CoKV's {n/8, n/4, 3n/8, n/2}
+  bool left_only = false;
+  bool antithetic = false;  // permutation
+  int batch = 32;
+  std::string absent = "window";  // window | zero
+  int window = 8;
+  std::string alpha = "auto";      // auto | integer
+  int max_length = 8000;           // middle truncation of prompts (0: none)
+  std::string chat = "longbench";  // longbench | none
+  int max_records = 0;             // validation records per dataset (0: all)
+  uint64_t seed = 42;
+  bool resume = false;
+  int threads = 0;           // > 0: OpenMP threads for the whole run (omp_set_num_threads)
+  int reference_length = 0;  // exports' T (0: max_length, or 8000)
+  // BaKlaVa
+  int baklava_tokens = 256;  // profiled tokens per prompt (evenly spaced; 0 = all)
+  bool baklava_layer_weight = true;
+  // Task-KV
+  TaskKvOptions taskkv;
+  int taskkv_sink = 16;
+  int taskkv_full = 0;  // budget meaning "full cache" (0: the longest validation prompt)
+};
+
+struct ProfileResult {
+  std::string table_path;
+  BudgetTable table;
+  nlohmann::json summary;
+  std::vector<std::string> files;
+};
+
+// Runs the whole profile; progress lines go to `log` (may be null). Throws cokv::Error.
+ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log);
+
+// The method name in the table ("cokv-ssv", "baklava", "taskkv", ...).
+std::string table_method_name(const std::string& method);
+
+}  // namespace cokv::profile
