@@ -25,17 +25,24 @@ def main():
     from llama_cpp import llama_cpp as C
 
     out = {"llama_cpp_python": llama_cpp.__version__, "threads": a.threads, "prefill": {}, "decode": {}}
-    n_ctx = max(max(a.prefill), (a.decode_prompt + a.decode_tokens) * max(a.batch)) + 64
-    llm = llama_cpp.Llama(model_path=a.model, n_ctx=n_ctx, n_batch=2048, n_ubatch=512, n_threads=a.threads,
-                          n_threads_batch=a.threads, n_seq_max=max(a.batch), logits_all=False, verbose=False)
+    def make(n_ctx, n_seq):  # one context per measurement, sized for it
+        return llama_cpp.Llama(model_path=a.model, n_ctx=n_ctx, n_batch=2048, n_ubatch=512, n_threads=a.threads,
+                               n_threads_batch=a.threads, n_seq_max=n_seq, logits_all=False, verbose=False)
+
+    llm = make(max(a.prefill) + 64, 1)
     ctx = llm._ctx.ctx
     vocab = llm.n_vocab()
 
     def toks(n, salt):
         return [(1000 + 7919 * (i + salt)) % (vocab - 1000) + 500 for i in range(n)]
 
-    def clear():
-        C.llama_kv_self_clear(ctx) if hasattr(C, "llama_kv_self_clear") else C.llama_kv_cache_clear(ctx)
+    def clear():  # the KV-cache API was renamed across llama.cpp versions
+        if hasattr(C, "llama_memory_clear"):
+            C.llama_memory_clear(C.llama_get_memory(ctx), True)
+        elif hasattr(C, "llama_kv_self_clear"):
+            C.llama_kv_self_clear(ctx)
+        else:
+            C.llama_kv_cache_clear(ctx)
 
     for n in a.prefill:
         best = None
@@ -56,28 +63,36 @@ def main():
         out["prefill"][str(n)] = n / best
 
     for B in a.batch:
-        clear()
-        P = a.decode_prompt
-        # prompts: one shared-length prompt per sequence (prefilled, not timed)
-        for s in range(B):
-            b = C.llama_batch_init(P, 0, 1)
-            for i, tok in enumerate(toks(P, s)):
-                b.token[i] = tok; b.pos[i] = i; b.n_seq_id[i] = 1; b.seq_id[i][0] = s; b.logits[i] = i == P - 1
-            b.n_tokens = P
-            assert C.llama_decode(ctx, b) == 0
-            C.llama_batch_free(b)
-        b = C.llama_batch_init(B, 0, 1)
-        t0 = time.perf_counter()
-        for step in range(a.decode_tokens):
-            for s in range(B):
-                b.token[s] = toks(1, 31 * step + s)[0]; b.pos[s] = P + step; b.n_seq_id[s] = 1
-                b.seq_id[s][0] = s; b.logits[s] = 1
-            b.n_tokens = B
-            assert C.llama_decode(ctx, b) == 0
-        C.llama_synchronize(ctx)
-        dt = time.perf_counter() - t0
-        C.llama_batch_free(b)
-        out["decode"][str(B)] = B * a.decode_tokens / dt
+      try:
+          P = a.decode_prompt
+          llm = make((P + a.decode_tokens + 16) * B, B)
+          ctx = llm._ctx.ctx
+          clear()
+          # prompts: one shared-length prompt per sequence (prefilled, not timed)
+          for s in range(B):
+              b = C.llama_batch_init(P, 0, 1)
+              for i, tok in enumerate(toks(P, s)):
+                  b.token[i] = tok; b.pos[i] = i; b.n_seq_id[i] = 1; b.seq_id[i][0] = s; b.logits[i] = i == P - 1
+              b.n_tokens = P
+              rc = C.llama_decode(ctx, b)
+              assert rc == 0, f"prompt of seq {s}: llama_decode returned {rc}"
+              C.llama_batch_free(b)
+          b = C.llama_batch_init(B, 0, 1)
+          t0 = time.perf_counter()
+          for step in range(a.decode_tokens):
+              for s in range(B):
+                  b.token[s] = toks(1, 31 * step + s)[0]; b.pos[s] = P + step; b.n_seq_id[s] = 1
+                  b.seq_id[s][0] = s; b.logits[s] = 1
+              b.n_tokens = B
+              rc = C.llama_decode(ctx, b)
+              assert rc == 0, f"decode step {step}: llama_decode returned {rc}"
+          C.llama_synchronize(ctx)
+          dt = time.perf_counter() - t0
+          C.llama_batch_free(b)
+          out["decode"][str(B)] = B * a.decode_tokens / dt
+      except AssertionError as e:  # recorded, not fatal: the other numbers still count
+          out["decode"][str(B)] = {"error": str(e)}
+
     json.dump(out, sys.stdout)
     print()
 
