@@ -83,7 +83,7 @@ class Decoder {
   // Feeds c tokens to each sequence in `active` (tokens laid out [active][c]); afterwards
   // hidden() holds the final-normed rows [active*c, E] in the same order.
   void extend(const std::vector<int>& active, std::span<const int32_t> tokens, int c) {
-    const int Ka = int(active.size()), rows = Ka * c, D = c_.head_dim, H = c_.n_heads, G = c_.n_kv_heads;
+    const int Ka = int(active.size()), rows = Ka * c, D = c_.head_dim, G = c_.n_kv_heads;
     for (int s : active) require(n_done_[s] + c <= cap_, "decode: sequence capacity exceeded");
     x_.resize(rows, c_.hidden);
     pos_.resize(rows);
@@ -95,21 +95,7 @@ class Decoder {
     }
     for (int il = 0; il < c_.n_layers; ++il) {
       const LayerWeights& lw = m_.w.layers[il];
-      rms_norm(x_, lw.attn_norm, c_.norm_eps, xn_);
-      quantize_activations(xn_, m_.act_quant);
-      linear(xn_, lw.wq, q_);
-      linear(xn_, lw.wk, k_);
-      linear(xn_, lw.wv, v_);
-      if (c_.qkv_bias) {
-        q_.rowwise() += lw.bq;
-        k_.rowwise() += lw.bk;
-        v_.rowwise() += lw.bv;
-      }
-      rope_rows(rope_, q_, H, D, pos_.data());
-      rope_rows(rope_, k_, G, D, pos_.data());
-      round_kv(q_, m_.act_quant);
-      round_kv(k_, m_.act_quant);
-      round_kv(v_, m_.act_quant);
+      qkv_block(lw, c_, m_.act_quant, rope_, pos_.data(), x_, xn_, q_, k_, v_);
       for (int r = 0; r < rows; ++r) {
         const int s = active[r / c], t = n_done_[s] + r % c;
         for (int g = 0; g < G; ++g) {
@@ -125,14 +111,7 @@ class Decoder {
       quantize_activations(attn_, m_.act_quant);
       linear(attn_, lw.wo, o_);
       x_ += o_;
-      rms_norm(x_, lw.ffn_norm, c_.norm_eps, xn_);
-      quantize_activations(xn_, m_.act_quant);
-      linear(xn_, lw.w_gate, gate_);
-      linear(xn_, lw.w_up, up_);
-      gate_ = gate_.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up_);
-      quantize_activations(gate_, m_.act_quant);
-      linear(gate_, lw.w_down, o_);
-      x_ += o_;
+      swiglu_block(lw, c_, m_.act_quant, x_, xn_, gate_, up_, o_);
     }
     for (int s : active) n_done_[s] += c;
     rms_norm(x_, m_.w.out_norm, c_.norm_eps, hidden_);

@@ -80,6 +80,37 @@ void rope_rows(const RopeTable& t, Mat& x, int n_heads, int head_dim, const int*
     for (int h = 0; h < n_heads; ++h) rope_apply(t, x.row(r).data() + size_t(h) * head_dim, pos[r]);
 }
 
+void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const RopeTable& rope, const int* pos,
+               const Mat& x, Mat& xn, Mat& q, Mat& k, Mat& v) {
+  rms_norm(x, lw.attn_norm, c.norm_eps, xn);
+  quantize_activations(xn, aq);
+  linear(xn, lw.wq, q);
+  linear(xn, lw.wk, k);
+  linear(xn, lw.wv, v);
+  if (c.qkv_bias) {
+    q.rowwise() += lw.bq;
+    k.rowwise() += lw.bk;
+    v.rowwise() += lw.bv;
+  }
+  rope_rows(rope, q, c.n_heads, c.head_dim, pos);
+  rope_rows(rope, k, c.n_kv_heads, c.head_dim, pos);
+  round_kv(q, aq);
+  round_kv(k, aq);
+  round_kv(v, aq);
+}
+
+void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat& x, Mat& xn, Mat& gate,
+                  Mat& up, Mat& o) {
+  rms_norm(x, lw.ffn_norm, c.norm_eps, xn);
+  quantize_activations(xn, aq);
+  linear(xn, lw.w_gate, gate);
+  linear(xn, lw.w_up, up);
+  gate = gate.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up);
+  quantize_activations(gate, aq);
+  linear(gate, lw.w_down, o);
+  x += o;
+}
+
 void softmax_inplace(float* v, int n) {
   float m = -INFINITY;
   for (int i = 0; i < n; ++i) m = std::max(m, v[i]);

@@ -42,6 +42,16 @@ void rope_rows(const RopeTable& t, Mat& x, int n_heads, int head_dim, const int*
 
 inline float silu(float x) { return x / (1.f + std::exp(-x)); }
 
+// One layer's attention inputs for rows x: xn = RMSNorm(x), q/k/v projections (+ bias),
+// RoPE at positions pos[r], and the ggml rounding when asked. Shared by prefill and decode.
+void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const RopeTable& rope, const int* pos,
+               const Mat& x, Mat& xn, Mat& q, Mat& k, Mat& v);
+
+// x += W_down(silu(W_gate xn) * W_up xn) with xn = RMSNorm(x): the SwiGLU MLP block.
+// xn, gate, up, o are scratch.
+void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat& x, Mat& xn, Mat& gate,
+                  Mat& up, Mat& o);
+
 // In place: softmax over v[0..n).
 void softmax_inplace(float* v, int n);
 

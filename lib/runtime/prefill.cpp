@@ -88,21 +88,7 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
   const float scale = 1.f / std::sqrt(float(D));
   for (int il = 0; il < c.n_layers; ++il) {
     const LayerWeights& lw = m.w.layers[il];
-    rms_norm(x, lw.attn_norm, c.norm_eps, xn);
-    quantize_activations(xn, m.act_quant);
-    linear(xn, lw.wq, q);
-    linear(xn, lw.wk, k);
-    linear(xn, lw.wv, v);
-    if (c.qkv_bias) {
-      q.rowwise() += lw.bq;
-      k.rowwise() += lw.bk;
-      v.rowwise() += lw.bv;
-    }
-    rope_rows(rope, q, H, D, pos.data());
-    rope_rows(rope, k, G, D, pos.data());
-    round_kv(q, m.act_quant);
-    round_kv(k, m.act_quant);
-    round_kv(v, m.act_quant);
+    qkv_block(lw, c, m.act_quant, rope, pos.data(), x, xn, q, k, v);
 
     if (opt.keep_kv) {
       auto& kl = out.k[il];
@@ -134,14 +120,7 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
     if (opt.observer) x_in = x;
     x += o;
     if (opt.observer) x_mid = x;
-    rms_norm(x, lw.ffn_norm, c.norm_eps, xn);
-    quantize_activations(xn, m.act_quant);
-    linear(xn, lw.w_gate, gate);
-    linear(xn, lw.w_up, up);
-    gate = gate.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up);
-    quantize_activations(gate, m.act_quant);
-    linear(gate, lw.w_down, o);
-    x += o;
+    swiglu_block(lw, c, m.act_quant, x, xn, gate, up, o);
     if (opt.observer) opt.observer->on_layer(il, x_in, attn, x_mid, x);
   }
 
