@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/file_bytes.h"
 #include "report/heatmap.h"
+#include "report/lineplot.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
@@ -42,4 +43,20 @@ TEST_CASE("heatmap: a missing gnuplot is a clear error", "[heatmap]") {
   o.gnuplot = "/nonexistent/gnuplot";
   REQUIRE_THROWS_WITH(write_heatmap(std::vector<double>(6, 1.0), 2, 3, "x.png", "", o),
                       Catch::Contains("x.png") && Catch::Contains("gnuplot-nox"));
+}
+
+TEST_CASE("line plot: a missing gnuplot is a clear error", "[heatmap]") {
+  LinePlotOptions o;
+  o.gnuplot = "/nonexistent/gnuplot";
+  LineSeries s{"uniform", {64, 128}, {10, 12}};
+  REQUIRE_THROWS_WITH(write_line_plot({s}, "y.png", "", o),
+                      Catch::Contains("y.png") && Catch::Contains("gnuplot-nox"));
+}
+
+TEST_CASE("heatmap: a failing gnuplot reports its exit status", "[heatmap]") {
+  // `false` runs (so the availability check passes only if it exits 0: it does not), and a
+  // gnuplot that dies must give an error, not a signal.
+  HeatmapOptions o;
+  o.gnuplot = "false";
+  REQUIRE_THROWS_AS(write_heatmap(std::vector<double>(6, 1.0), 2, 3, "z.png", "", o), Error);
 }

@@ -1,10 +1,12 @@
 // Heatmaps of per-head values (layers x KV heads) as PNG and SVG, drawn by gnuplot run as a
-// subprocess (scripts/setup installs gnuplot-nox). The data goes through a temp file, the
-// script through the pipe. Without gnuplot, write_heatmap throws a cokv::Error saying so.
+// subprocess (report/gnuplot.h; scripts/setup installs gnuplot-nox). Without gnuplot,
+// write_heatmap throws a cokv::Error saying so.
 // PNG uses gnuplot's "pngcairo" terminal when it works, else the libgd "png" terminal.
 #pragma once
 #include <string>
 #include <vector>
+
+#include "report/gnuplot.h"  // gnuplot_available for callers that draw optionally
 
 namespace cokv {
 
@@ -20,10 +22,5 @@ struct HeatmapOptions {
 // Either path may be empty to skip that format. Throws naming the file on failure.
 void write_heatmap(const std::vector<double>& values, int n_layers, int n_kv_heads,
                    const std::string& png_path, const std::string& svg_path, const HeatmapOptions& opt = {});
-
-// Whether `gnuplot --version` runs.
-bool gnuplot_available(const std::string& gnuplot = "gnuplot");
-// "pngcairo" or "png" (whichever this gnuplot accepts); throws when neither works.
-std::string gnuplot_png_terminal(const std::string& gnuplot = "gnuplot");
 
 }  // namespace cokv
