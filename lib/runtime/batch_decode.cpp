@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <tuple>
 
 #include "core/error.h"
 #include "runtime/ops.h"
@@ -22,19 +24,22 @@ size_t kv_bytes_for(int64_t kept_tokens, int head_dim) {
 
 namespace {
 
-// Dot product and axpy over one head vector; fixed sizes let Eigen unroll and vectorise.
-template <int D>
-struct HeadOps {
-  using V = Eigen::Matrix<float, D, 1>;
-  static float dot(const float* a, const float* b, int) { return Eigen::Map<const V>(a).dot(Eigen::Map<const V>(b)); }
-  static void axpy(float s, const float* x, float* y, int) { Eigen::Map<V>(y) += s * Eigen::Map<const V>(x); }
+using ConstRows = Eigen::Map<const Mat>;
+using Strided = Eigen::Map<Mat, 0, Eigen::OuterStride<>>;
+
+// The prompt keys one (layer, KV head) keeps for some policies: one set is shared by every
+// policy that keeps exactly these positions (a coalition batch has two per head: the whole
+// prompt and the window), stored once and read while hot for all of them.
+struct KeySet {
+  int n = 0;                  // kept prompt positions
+  const float* k = nullptr;   // [n, D] rows, when they lie contiguous (prompt slice or compacted)
+  const float* v = nullptr;
+  std::vector<int32_t> pos;   // otherwise the ascending positions, gathered at use
 };
-template <>
-struct HeadOps<Eigen::Dynamic> {
-  using V = Eigen::VectorXf;
-  static float dot(const float* a, const float* b, int d) { return Eigen::Map<const V>(a, d).dot(Eigen::Map<const V>(b, d)); }
-  static void axpy(float s, const float* x, float* y, int d) { Eigen::Map<V>(y, d) += s * Eigen::Map<const V>(x, d); }
-};
+
+// A policy's query rows of one head ((token, query head) pairs) are attended in tiles of at
+// most this many rows: scores and outputs are GEMMs against the kept keys.
+constexpr int kRowTile = 96;
 
 class Decoder {
  public:
@@ -43,11 +48,11 @@ class Decoder {
     const int L = c_.n_layers, G = c_.n_kv_heads, D = c_.head_dim, T = p.n_tokens;
     require(int(p.k.size()) == L, "decode: prompt state has no K/V (prefill with keep_kv)");
     const size_t LG = size_t(L) * G;
-    // Kept positions of every (policy, layer, head), ascending, in one flat array.
-    idx_off_.assign(size_t(S_) * LG + 1, 0);
-    zero_.assign(size_t(S_) * LG, 0);
-    std::vector<int32_t> kept;
-    static const std::vector<int32_t> no_order;
+    sets_.assign(LG, {});
+    set_of_.assign(size_t(S_) * LG, -1);
+    // A kept set is determined by (ranking of the head, ranked count, window), or is "all".
+    using Key = std::tuple<const int32_t*, int, int>;
+    std::vector<std::map<Key, int>> seen(LG);
     for (int s = 0; s < S_; ++s) {
       const Policy& pol = pols[s];
       require(pol.budget.keep.size() == LG, "decode: policy " + std::to_string(s) + " has " +
@@ -56,28 +61,44 @@ class Decoder {
       if (pol.ranking)
         require(pol.ranking->n_tokens == T && pol.ranking->heads.size() == LG,
                 "decode: policy " + std::to_string(s) + " ranking was made for another prompt");
-      const int window = pol.ranking ? pol.ranking->window : std::min(pol.window, T);
+      const int window = std::min(pol.ranking ? pol.ranking->window : pol.window, T);
       for (size_t h = 0; h < LG; ++h) {
         const int32_t b = pol.budget.keep[h];
-        const bool needs_ranking = b != kKeepAll && b != kZeroHead && b < T && b > window;
-        require(!needs_ranking || pol.ranking, "decode: policy " + std::to_string(s) +
-                                                   " keeps ranked tokens but has no ranking");
-        kept_positions(b, T, window, pol.ranking ? std::span<const int32_t>(pol.ranking->heads[h].order)
-                                                 : std::span<const int32_t>(no_order),
-                       kept);
-        zero_[s * LG + h] = b == kZeroHead;
-        idx_.insert(idx_.end(), kept.begin(), kept.end());
-        idx_off_[s * LG + h + 1] = int64_t(idx_.size());
+        if (b == kZeroHead) continue;  // set_of_ stays -1: output zeroed
+        const bool all = b == kKeepAll || b >= T;
+        require(all || b >= 0, "decode: policy " + std::to_string(s) + " has a negative budget");
+        const int n_ranked = all ? 0 : std::max(b - window, 0);
+        require(n_ranked == 0 || pol.ranking, "decode: policy " + std::to_string(s) +
+                                                  " keeps ranked tokens but has no ranking");
+        const Key key = all ? Key{nullptr, -1, 0}
+                            : Key{n_ranked ? pol.ranking->heads[h].order.data() : nullptr, n_ranked, window};
+        auto [it, fresh] = seen[h].try_emplace(key, int(sets_[h].size()));
+        if (fresh) {
+          KeySet ks;
+          kept_positions(b, T, window,
+                         n_ranked ? std::span<const int32_t>(pol.ranking->heads[h].order) : std::span<const int32_t>(),
+                         ks.pos);
+          ks.n = int(ks.pos.size());
+          sets_[h].push_back(std::move(ks));
+        }
+        set_of_[s * LG + h] = it->second;
       }
     }
     if (compacted_) build_compacted();
+    else alias_contiguous();
     gk_.assign(L, std::vector<float>(size_t(S_) * G * cap_ * D));
     gv_.assign(L, std::vector<float>(size_t(S_) * G * cap_ * D));
     n_done_.assign(S_, 0);
     rope_.build(c_, T + cap_ + 1);
     int max_kept = 0;
-    for (size_t i = 0; i + 1 < idx_off_.size(); ++i) max_kept = std::max<int>(max_kept, int(idx_off_[i + 1] - idx_off_[i]));
-    scratch_.assign(omp_get_max_threads(), std::vector<float>(size_t(c_.group_size()) * (max_kept + cap_)));
+    for (const auto& head : sets_)
+      for (const auto& ks : head) max_kept = std::max(max_kept, ks.n);
+    scratch_.resize(omp_get_max_threads());
+    for (auto& sc : scratch_) {
+      sc.q.resize(kRowTile, D), sc.o.resize(kRowTile, D);
+      sc.s.resize(kRowTile, max_kept + cap_);
+      sc.k.resize(max_kept, D), sc.v.resize(max_kept, D);
+    }
   }
 
   // Feeds c tokens to each sequence in `active` (tokens laid out [active][c]); afterwards
@@ -103,11 +124,7 @@ class Decoder {
           std::copy_n(v_.row(r).data() + g * D, D, gen_row(gv_[il], s, g, t));
         }
       }
-      switch (D) {
-        case 64: attention<64>(il, active, c); break;
-        case 128: attention<128>(il, active, c); break;
-        default: attention<Eigen::Dynamic>(il, active, c); break;
-      }
+      attention(il, active, c);
       quantize_activations(attn_, m_.act_quant);
       linear(attn_, lw.wo, o_);
       x_ += o_;
@@ -121,87 +138,132 @@ class Decoder {
   const Mat& hidden() const { return hidden_; }
 
  private:
+  struct Scratch {
+    Mat q, o, s, k, v;  // query tile, output tile, scores [tile, kept + own], gathered K/V
+  };
+  struct Tile {
+    int g, set, r0, nr;  // rows_[r0, r0 + nr) attend sets_[il*G + g][set]
+  };
+
   float* gen_row(std::vector<float>& buf, int s, int g, int t) {
     return buf.data() + ((size_t(s) * c_.n_kv_heads + g) * cap_ + t) * c_.head_dim;
   }
 
-  void build_compacted() {
-    const int L = c_.n_layers, G = c_.n_kv_heads, D = c_.head_dim;
-    const size_t LG = size_t(L) * G;
-    ck_.assign(L, {}), cv_.assign(L, {});
-    comp_off_.assign(size_t(S_) * LG, 0);
-    for (int il = 0; il < L; ++il) {
-      int64_t rows = 0;
-      for (int s = 0; s < S_; ++s)
-        for (int g = 0; g < G; ++g) {
-          const size_t h = s * LG + size_t(il) * G + g;
-          comp_off_[h] = rows;
-          rows += idx_off_[h + 1] - idx_off_[h];
-        }
-      ck_[il].resize(size_t(rows) * D), cv_[il].resize(size_t(rows) * D);
-#pragma omp parallel for collapse(2)
-      for (int s = 0; s < S_; ++s)
-        for (int g = 0; g < G; ++g) {
-          const size_t h = s * LG + size_t(il) * G + g;
-          const float* k = p_.k_head(il, g);
-          const float* v = p_.v_head(il, g);
-          for (int64_t j = idx_off_[h]; j < idx_off_[h + 1]; ++j) {
-            const int64_t dst = comp_off_[h] + (j - idx_off_[h]);
-            std::copy_n(k + size_t(idx_[j]) * D, D, ck_[il].data() + dst * D);
-            std::copy_n(v + size_t(idx_[j]) * D, D, cv_[il].data() + dst * D);
-          }
-        }
-    }
-    // The compacted cache is now the only copy the decoder reads from the prompt.
+  // Index view: sets that are a slice of the prompt (everything, or the window) point into it;
+  // ranked sets keep their positions and are gathered per tile. Nothing is copied up front.
+  void alias_contiguous() {
+    const int G = c_.n_kv_heads, D = c_.head_dim;
+    for (size_t h = 0; h < sets_.size(); ++h)
+      for (auto& ks : sets_[h]) {
+        const bool contiguous = ks.n == 0 || ks.pos.back() - ks.pos.front() + 1 == ks.n;
+        if (!contiguous) continue;
+        const int il = int(h / G), g = int(h % G), first = ks.n ? ks.pos.front() : 0;
+        ks.k = p_.k_head(il, g) + size_t(first) * D;
+        ks.v = p_.v_head(il, g) + size_t(first) * D;
+        ks.pos = {};
+      }
   }
 
-  // out[row, h*D..] = softmax(q_h . [kept prompt keys ; own generated keys] / sqrt(D)) V.
-  template <int DT>
+  // Compacted: the real compressed cache, per layer one flat [sum of kept lengths, D] K and V
+  // (AdaKV's layout; a set shared by several policies of the batch is stored once).
+  void build_compacted() {
+    const int L = c_.n_layers, G = c_.n_kv_heads, D = c_.head_dim;
+    ck_.assign(L, {}), cv_.assign(L, {});
+    for (int il = 0; il < L; ++il) {
+      size_t rows = 0;
+      for (int g = 0; g < G; ++g)
+        for (const auto& ks : sets_[size_t(il) * G + g]) rows += ks.n;
+      ck_[il].resize(rows * D), cv_[il].resize(rows * D);
+      size_t off = 0;
+      for (int g = 0; g < G; ++g)
+        for (auto& ks : sets_[size_t(il) * G + g]) {
+          float* k = ck_[il].data() + off * D;
+          float* v = cv_[il].data() + off * D;
+          for (int j = 0; j < ks.n; ++j) {
+            std::copy_n(p_.k_head(il, g) + size_t(ks.pos[j]) * D, D, k + size_t(j) * D);
+            std::copy_n(p_.v_head(il, g) + size_t(ks.pos[j]) * D, D, v + size_t(j) * D);
+          }
+          ks.k = k, ks.v = v, ks.pos = {};
+          off += ks.n;
+        }
+    }
+    // The compacted cache is now the only copy of the prompt the decoder reads.
+  }
+
+  // attn_[row, (g*gs+e)*D..] = softmax(q . [kept prompt keys ; own generated keys] / sqrt(D)) V.
+  // Query rows are grouped by the key set they attend; the prompt part is GEMMs.
   void attention(int il, const std::vector<int>& active, int c) {
-    using Ops = HeadOps<DT>;
     const int Ka = int(active.size()), G = c_.n_kv_heads, D = c_.head_dim, gs = c_.group_size();
     const size_t LG = size_t(c_.n_layers) * G;
-    const float scale = 1.f / std::sqrt(float(D));
     attn_.resize(Ka * c, c_.n_heads * D);
+    // rows_ holds query rows (a*c + i)*gs + e, grouped by (g, set); tiles_ cut the groups.
+    rows_.clear(), tiles_.clear();
+    for (int g = 0; g < G; ++g) {
+      const size_t h = size_t(il) * G + g;
+      for (int set = -1; set < int(sets_[h].size()); ++set) {
+        const int r0 = int(rows_.size());
+        for (int a = 0; a < Ka; ++a)
+          if (set_of_[active[a] * LG + h] == set)
+            for (int i = 0; i < c; ++i)
+              for (int e = 0; e < gs; ++e) rows_.push_back((a * c + i) * gs + e);
+        const int r1 = int(rows_.size());
+        if (set < 0) {  // zeroed heads
+          for (int r = r0; r < r1; ++r)
+            std::fill_n(attn_.row(rows_[r] / gs).data() + size_t(g * gs + rows_[r] % gs) * D, D, 0.f);
+          rows_.resize(r0);
+          continue;
+        }
+        // A tile never mixes policies: a row's arithmetic (GEMM shape) must not depend on which
+        // other policies share the batch, or resumed and batched runs would differ in the last
+        // bits. Consecutive tiles reuse the same keys while they are in cache.
+        const int per_policy = c * gs;
+        for (int p0 = r0; p0 < r1; p0 += per_policy)
+          for (int t = p0; t < p0 + per_policy; t += kRowTile)
+            tiles_.push_back({g, set, t, std::min(kRowTile, p0 + per_policy - t)});
+      }
+    }
 #pragma omp parallel for schedule(dynamic)
-    for (int u = 0; u < Ka * G * c; ++u) {
-      const int a = u / (G * c), g = (u / c) % G, i = u % c;
-      const int s = active[a], row = a * c + i;
-      const size_t h = s * LG + size_t(il) * G + g;
-      float* out = attn_.row(row).data() + size_t(g) * gs * D;
-      if (zero_[h]) {
-        std::fill_n(out, gs * D, 0.f);
-        continue;
+    for (int t = 0; t < int(tiles_.size()); ++t) attend_tile(il, active, c, tiles_[t], scratch_[omp_get_thread_num()]);
+  }
+
+  void attend_tile(int il, const std::vector<int>& active, int c, const Tile& tile, Scratch& sc) {
+    const int G = c_.n_kv_heads, D = c_.head_dim, gs = c_.group_size();
+    const KeySet& ks = sets_[size_t(il) * G + tile.g][tile.set];
+    const float scale = 1.f / std::sqrt(float(D));
+    const float *K = ks.k, *V = ks.v;
+    if (!K) {  // index view of a ranked set: gather its rows
+      const float* pk = p_.k_head(il, tile.g);
+      const float* pv = p_.v_head(il, tile.g);
+      for (int j = 0; j < ks.n; ++j) {
+        sc.k.row(j) = ConstRows(pk + size_t(ks.pos[j]) * D, 1, D);
+        sc.v.row(j) = ConstRows(pv + size_t(ks.pos[j]) * D, 1, D);
       }
-      const int n_p = int(idx_off_[h + 1] - idx_off_[h]);
-      const int n_g = n_done_[s] + i + 1;  // own tokens visible to this row (causal)
-      const int n = n_p + n_g;
-      float* sc = scratch_[omp_get_thread_num()].data();
-      const float* q = q_.row(row).data() + size_t(g) * gs * D;
-      const int32_t* idx = idx_.data() + idx_off_[h];
-      const float* pk = compacted_ ? ck_[il].data() + comp_off_[h] * D : p_.k_head(il, g);
-      const float* pv = compacted_ ? cv_[il].data() + comp_off_[h] * D : p_.v_head(il, g);
-      auto prompt_row = [&](const float* base, int j) {
-        return base + size_t(compacted_ ? j : idx[j]) * D;
-      };
-      for (int j = 0; j < n_p; ++j) {
-        const float* kr = prompt_row(pk, j);
-        for (int e = 0; e < gs; ++e) sc[e * n + j] = Ops::dot(q + e * D, kr, D) * scale;
-      }
-      for (int t = 0; t < n_g; ++t) {
-        const float* kr = gen_row(gk_[il], s, g, t);
-        for (int e = 0; e < gs; ++e) sc[e * n + n_p + t] = Ops::dot(q + e * D, kr, D) * scale;
-      }
-      for (int e = 0; e < gs; ++e) softmax_inplace(sc + e * n, n);
-      std::fill_n(out, gs * D, 0.f);
-      for (int j = 0; j < n_p; ++j) {
-        const float* vr = prompt_row(pv, j);
-        for (int e = 0; e < gs; ++e) Ops::axpy(sc[e * n + j], vr, out + e * D, D);
-      }
-      for (int t = 0; t < n_g; ++t) {
-        const float* vr = gen_row(gv_[il], s, g, t);
-        for (int e = 0; e < gs; ++e) Ops::axpy(sc[e * n + n_p + t], vr, out + e * D, D);
-      }
+      K = sc.k.data(), V = sc.v.data();
+    }
+    const int nr = tile.nr, n = ks.n;
+    const int* rows = rows_.data() + tile.r0;
+    for (int r = 0; r < nr; ++r) {
+      const int qr = rows[r] / gs, e = rows[r] % gs;
+      sc.q.row(r) = ConstRows(q_.row(qr).data() + size_t(tile.g * gs + e) * D, 1, D) * scale;
+    }
+    const ConstRows Kp(K, n, D), Vp(V, n, D);
+    Strided S(sc.s.data(), nr, n, Eigen::OuterStride<>(sc.s.cols()));
+    S.noalias() = sc.q.topRows(nr) * Kp.transpose();
+    for (int r = 0; r < nr; ++r) {
+      const int qr = rows[r] / gs, s = active[qr / c];
+      const int n_g = n_done_[s] + qr % c + 1;  // own tokens visible to this row (causal)
+      const ConstRows Kg(gen_row(gk_[il], s, tile.g, 0), n_g, D);
+      float* srow = sc.s.row(r).data();
+      Eigen::Map<Eigen::RowVectorXf>(srow + n, n_g).noalias() = sc.q.row(r) * Kg.transpose();
+      softmax_inplace(srow, n + n_g);
+    }
+    sc.o.topRows(nr).noalias() = S * Vp;
+    for (int r = 0; r < nr; ++r) {
+      const int qr = rows[r] / gs, e = rows[r] % gs, s = active[qr / c];
+      const int n_g = n_done_[s] + qr % c + 1;
+      const ConstRows Vg(gen_row(gv_[il], s, tile.g, 0), n_g, D);
+      sc.o.row(r).noalias() += Eigen::Map<const Eigen::RowVectorXf>(sc.s.row(r).data() + n, n_g) * Vg;
+      std::copy_n(sc.o.row(r).data(), D, attn_.row(qr).data() + size_t(tile.g * gs + e) * D);
     }
   }
 
@@ -210,15 +272,15 @@ class Decoder {
   const ModelConfig& c_;
   const int S_, cap_;
   const bool compacted_;
-  std::vector<int32_t> idx_;                 // kept prompt positions, all (policy, head) lists
-  std::vector<int64_t> idx_off_;             // [S*L*G + 1] offsets into idx_
-  std::vector<uint8_t> zero_;                // [S*L*G] head output zeroed (ablation)
+  std::vector<std::vector<KeySet>> sets_;    // [L*G] distinct kept sets of each head
+  std::vector<int> set_of_;                  // [S*L*G] index into sets_[h], -1: zeroed head
   std::vector<std::vector<float>> ck_, cv_;  // compacted: [L][sum kept * D]
-  std::vector<int64_t> comp_off_;            // compacted: [S*L*G] row offset within the layer
   std::vector<std::vector<float>> gk_, gv_;  // generated K/V: [L][S*G*cap*D]
   std::vector<int> n_done_;                  // [S] tokens fed per sequence
   RopeTable rope_;
-  std::vector<std::vector<float>> scratch_;  // per thread: scores [gs * (max kept + cap)]
+  std::vector<Scratch> scratch_;             // per thread
+  std::vector<int> rows_;
+  std::vector<Tile> tiles_;
   std::vector<int> pos_;
   Mat x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, hidden_;
 };

@@ -112,15 +112,11 @@ void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat
 }
 
 void softmax_inplace(float* v, int n) {
-  float m = -INFINITY;
-  for (int i = 0; i < n; ++i) m = std::max(m, v[i]);
-  float sum = 0.f;
-  for (int i = 0; i < n; ++i) {
-    v[i] = std::exp(v[i] - m);
-    sum += v[i];
-  }
-  const float inv = 1.f / sum;
-  for (int i = 0; i < n; ++i) v[i] *= inv;
+  // Eigen's packet exp: vectorised, within a few ulp of std::exp (scalar expf was ~20% of a
+  // 2048-token prefill).
+  Eigen::Map<Eigen::ArrayXf> a(v, n);
+  a = (a - a.maxCoeff()).exp();
+  a *= 1.f / a.sum();
 }
 
 }  // namespace cokv
