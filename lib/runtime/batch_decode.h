@@ -1,14 +1,19 @@
 // Head-level KV decoding of K budget policies against one prefilled prompt, together.
 //
 // The prompt's K/V (PromptKV) are shared by every policy and never copied per policy in the
-// index-view mode: each (policy, layer, KV head) holds the list of prompt positions it keeps.
-// Each policy has its own K/V for the tokens it generates. One step feeds one new token per
-// policy, so every weight matrix is read once per step for all K (GEMM, not GEMV); attention
-// runs in parallel over (policy, KV head, row).
+// index-view mode: each (layer, KV head) holds the distinct kept sets its policies use (a
+// coalition batch has two: the whole prompt and the window, both slices of the prompt; ranked
+// sets are gathered per use). Each policy has its own K/V for the tokens it generates. One
+// step feeds one new token per policy, so every weight matrix is read once per step for all K
+// (GEMM, not GEMV); attention is GEMMs of each policy's query rows against its kept keys, in
+// parallel over (KV head, policy) tiles.
 //
 // Compacted mode builds the real compressed cache instead: per layer one flat [sum of kept
-// lengths, D] K and V with per-(policy, head) offsets (AdaKV's layout), so the memory saving
-// is real. Both modes do the same arithmetic in the same order and give identical outputs.
+// lengths, D] K and V with per-set offsets (AdaKV's layout; a set several policies of the
+// batch share is stored once), so the memory saving is real. Both modes do the same
+// arithmetic and give identical outputs; a policy's results never depend on which other
+// policies share its batch beyond the last bits of the weight GEMMs (none, in practice: a
+// killed-and-resumed profile reproduces its scores bit for bit).
 #pragma once
 #include <cstdint>
 #include <span>
