@@ -263,7 +263,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
     if (opt.method == "ssv") method["samples_per_slice"] = est.n_samples * est.n_chains;
     method["chains"] = est.n_chains;
     method["tolerance"] = sampling.tolerance;
-    method["converged"] = est.converged;
+    // With a fixed sample count there is no target to converge to: null, not true.
+    method["converged"] = sampling.tolerance > 0 ? json(est.converged) : json(nullptr);
     method["converged_mae"] = std::isnan(est.chain_mae) ? json(nullptr) : json(est.chain_mae);
     method["evaluations"] = est.n_evaluations;
     for (const auto& tp : est.trace)
@@ -475,7 +476,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
              {"tables", json::array()},
              {"files", relative_to(res.files, opt.out_dir)}};
   if (have_est) {
-    summary["converged"] = est.converged;
+    summary["converged"] = sampling.tolerance > 0 ? json(est.converged) : json(nullptr);
     summary["chain_mae"] = std::isnan(est.chain_mae) ? json(nullptr) : json(est.chain_mae);
     summary["samples_per_chain"] = est.n_samples;
     summary["chains"] = est.n_chains;
@@ -508,7 +509,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   if (have_est)
     md << "| convergence | " << est.n_chains << " chains x " << est.n_samples << " samples, MAE "
        << (std::isnan(est.chain_mae) ? std::string("n/a") : fmt(est.chain_mae, 3))
-       << (est.converged ? "" : " (not converged)") << " |\n";
+       << (sampling.tolerance <= 0 ? " (fixed sample count)" : est.converged ? " (converged)" : " (not converged)")
+       << " |\n";
   md << "\n## Tables\n\n| mean budget | min | max | alpha |\n|---|---|---|---|\n";
   for (const auto& t : summary["tables"])
     md << "| " << t["mean_budget"].dump() << " | " << t["min"].dump() << " | " << t["max"].dump() << " | "
