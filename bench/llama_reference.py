@@ -25,12 +25,22 @@ def main():
     from llama_cpp import llama_cpp as C
 
     out = {"llama_cpp_python": llama_cpp.__version__, "threads": a.threads, "prefill": {}, "decode": {}}
-    def make(n_ctx, n_seq):  # one context per measurement, sized for it
-        return llama_cpp.Llama(model_path=a.model, n_ctx=n_ctx, n_batch=2048, n_ubatch=512, n_threads=a.threads,
-                               n_threads_batch=a.threads, n_seq_max=n_seq, logits_all=False, verbose=False)
-
-    llm = make(max(a.prefill) + 64, 1)
+    llm = llama_cpp.Llama(model_path=a.model, n_ctx=max(a.prefill) + 64, n_batch=2048, n_ubatch=512,
+                          n_threads=a.threads, n_threads_batch=a.threads, logits_all=False, verbose=False)
     ctx = llm._ctx.ctx
+
+    def make_ctx(n_ctx, n_seq):
+        # Llama() has no n_seq_max argument (its **kwargs swallow it, leaving 1 sequence, so a
+        # batch with seq id >= 1 made llama_decode return -1): a context of our own on the same
+        # model, with Llama's settings plus n_seq_max. KV not unified: each sequence has
+        # n_ctx / n_seq_max cells of its own.
+        p = C.llama_context_params.from_buffer_copy(llm.context_params)
+        p.n_ctx = n_ctx
+        p.n_seq_max = n_seq
+        p.kv_unified = False
+        c = C.llama_init_from_model(llm._model.model, p)
+        assert c, f"llama_init_from_model failed (n_ctx {n_ctx}, n_seq_max {n_seq})"
+        return c
     vocab = llm.n_vocab()
 
     def toks(n, salt):
@@ -63,10 +73,10 @@ def main():
         out["prefill"][str(n)] = n / best
 
     for B in a.batch:
+      own = None
       try:
           P = a.decode_prompt
-          llm = make((P + a.decode_tokens + 16) * B, B)
-          ctx = llm._ctx.ctx
+          own = ctx = make_ctx((P + a.decode_tokens + 16) * B, B)
           clear()
           # prompts: one shared-length prompt per sequence (prefilled, not timed)
           for s in range(B):
@@ -92,6 +102,9 @@ def main():
           out["decode"][str(B)] = B * a.decode_tokens / dt
       except AssertionError as e:  # recorded, not fatal: the other numbers still count
           out["decode"][str(B)] = {"error": str(e)}
+      finally:
+          if own:
+              C.llama_free(own)
 
     json.dump(out, sys.stdout)
     print()

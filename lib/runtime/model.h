@@ -20,7 +20,8 @@ struct Model {
 
   // Fp32: exact arithmetic on the dequantised weights (the reference). Ggml: round matmul
   // inputs to 8-bit blocks and Q/K/V to fp16 as llama.cpp's CPU path does for
-  // block-quantised weights; closer to llama.cpp's logits, not closer to the model.
+  // block-quantised weights; the same kind of rounding, but not measurably closer logits
+  // (that rounding is chaotic at the last bit: see ops.h ActQuant).
   enum class Numerics { Fp32, Ggml };
   // Maps the GGUF, reads config and tokenizer, dequantises every weight once.
   static std::unique_ptr<Model> load(const std::string& path, Numerics numerics = Numerics::Fp32);

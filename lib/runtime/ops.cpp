@@ -27,7 +27,10 @@ void quantize_activations(Mat& x, ActQuant q) {
       float* v = x.row(r).data() + b * 32;
       float amax = 0.f;
       for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
-      const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+      // As ggml's x86 quantize_row_q8_0/q8_1: id = 127/amax (not 1/d, which flips some
+      // roundings), and the products use d as stored, in fp16.
+      const float id = amax != 0.f ? 127.f / amax : 0.f;
+      const float d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
       for (int i = 0; i < 32; ++i) v[i] = std::nearbyint(v[i] * id) * d;
     }
 }

@@ -13,9 +13,14 @@ namespace cokv {
 inline void linear(const Mat& x, const Mat& w, Mat& y) { y.noalias() = x * w.transpose(); }
 
 // How matmul inputs are rounded. ggml (llama.cpp) multiplies block-quantised weights with
-// activations quantised to 8 bits per 32-value block (Q8_0/Q8_1: d = max|x|/127,
-// q = round(x/d)); emulating that makes our logits match llama.cpp's to ~0.02 instead of
-// ~0.2, enough to agree on near-ties. Fp32 keeps activations exact.
+// activations quantised to 8 bits per 32-value block (Q8_0/Q8_1: q = round(x*127/max|x|),
+// d = max|x|/127 stored in fp16). Q8Blocks does that rounding; given the same inputs our Q8_0
+// LM head then matches ggml's to ~3e-7 relative, and Q4_1 matmuls to ~3e-4 (ggml also rounds
+// Q8_1's s = d*sum(q) to fp16 for the Q4_1 min term, and the softmax probabilities to fp16
+// before multiplying with V; neither is emulated). It does not bring the logits closer to
+// llama.cpp's: that rounding flips on last-bit differences of its input, and on this model a
+// 1-ulp jitter alone moves logits by up to ~0.75 (tests/test_parity.cpp). Fp32 keeps
+// activations exact and matches llama.cpp on an F32 copy of the weights to ~1e-4.
 enum class ActQuant { Fp32, Q8Blocks };
 
 // In place: rounds to the nearest fp16 value (ggml's f16 KV cache), a no-op for Fp32.

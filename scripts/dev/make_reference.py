@@ -4,7 +4,7 @@
 Run with a python that has llama-cpp-python (it brings numpy and jinja2):
 
     python scripts/dev/make_reference.py MODEL.gguf [--out tests/data/reference]
-        [--pre-variant NAME=COPY.gguf ...]
+        [--pre-variant NAME=COPY.gguf ...] [--f32-copy MODEL-f32.gguf [--f32-only]]
 
 Writes into --out:
   tokens.json  llama.cpp token ids for many strings (add_special=True, i.e. BOS only where the
@@ -16,6 +16,10 @@ Writes into --out:
                a greedy continuation with the top-2 logit gap at every step.
   chat.json    conversations rendered by the model's own Jinja chat template (jinja2), for the
                ChatTemplate tests.
+  logits_f32.json  (with --f32-copy) the same as logits.json, computed by llama.cpp on an F32
+               copy of the model (scripts/dev/gguf_to_f32.py) with an F32 KV cache: no 8-bit
+               activation rounding, so it is stable to ~1e-5 and comparable to cokv's Fp32
+               numerics. --f32-only writes only this file.
 Deterministic: n_threads=2, greedy argmax, single sequence, no sampling state.
 """
 import argparse
@@ -227,7 +231,11 @@ def main():
     ap.add_argument("model")
     ap.add_argument("--out", default="tests/data/reference")
     ap.add_argument("--pre-variant", action="append", default=[], metavar="NAME=PATH")
+    ap.add_argument("--f32-copy", metavar="PATH", help="F32 copy of MODEL (gguf_to_f32.py): also write logits_f32.json")
+    ap.add_argument("--f32-only", action="store_true", help="write only logits_f32.json")
     args = ap.parse_args()
+    if args.f32_only and not args.f32_copy:
+        ap.error("--f32-only needs --f32-copy")
     os.makedirs(args.out, exist_ok=True)
     model_file = os.path.basename(args.model)
 
@@ -266,6 +274,9 @@ def main():
         case["llama_roundtrip"] = back == data
         return case
 
+    if args.f32_only:
+        write_logits_f32(args, header, template, bos_text, eos_text, llm)
+        return
     cases = [tok_case(n, s.encode("utf-8"), llm) for n, s in STRINGS]
     cases += [tok_case(n, b, llm) for n, b in BYTE_STRINGS]
     by_pre = {}
@@ -294,6 +305,16 @@ def main():
                   f, ensure_ascii=False, indent=1)
 
     # ---- logits.json
+    with open(os.path.join(args.out, "logits.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(header, n_ctx=N_CTX, n_batch=N_BATCH, top_k=TOP_K_LOGITS, n_greedy=N_GREEDY,
+                       prompts=logit_prompts(template, bos_text, eos_text, llm, llm)),
+                  f, ensure_ascii=False, indent=1)
+    if args.f32_copy:
+        write_logits_f32(args, header, template, bos_text, eos_text, llm)
+
+
+def logit_prompts(template, bos_text, eos_text, tok_llm, run_llm):
+    """The logits.json prompts: tokenized by tok_llm, run (prefill + greedy) by run_llm."""
     prompts = []
     for name, text in PLAIN_PROMPTS:
         prompts.append(("plain", name, text, None))
@@ -301,17 +322,28 @@ def main():
         prompts.append(("chat", name, render(template, msgs, True, bos_text, eos_text), msgs))
     out = []
     for kind, name, text, msgs in prompts:
-        ids = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
-        top, steps = greedy(llm, ids)
+        ids = tok_llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        top, steps = greedy(run_llm, ids)
         item = {"name": name, "kind": kind, "text": text, "prompt_ids": ids,
                 "top_logits": top, "greedy": steps,
-                "greedy_text": llm.detokenize([s["token"] for s in steps], special=True).decode("utf-8", "replace")}
+                "greedy_text": tok_llm.detokenize([s["token"] for s in steps], special=True).decode("utf-8", "replace")}
         if msgs is not None:
             item["messages"] = msgs
         out.append(item)
         print(f"{name}: {len(ids)} prompt tokens -> {item['greedy_text']!r}", file=sys.stderr)
-    with open(os.path.join(args.out, "logits.json"), "w", encoding="utf-8") as f:
-        json.dump(dict(header, n_ctx=N_CTX, n_batch=N_BATCH, top_k=TOP_K_LOGITS, n_greedy=N_GREEDY, prompts=out),
+    return out
+
+
+def write_logits_f32(args, header, template, bos_text, eos_text, llm):
+    """logits_f32.json: llama.cpp on the F32 copy (F32 matmuls) with an F32 KV cache."""
+    f32 = Llama(model_path=args.f32_copy, n_ctx=N_CTX, n_batch=N_BATCH, n_threads=N_THREADS,
+                n_threads_batch=N_THREADS, logits_all=False, seed=0, verbose=False,
+                type_k=llama_cpp.GGML_TYPE_F32, type_v=llama_cpp.GGML_TYPE_F32)
+    assert f32.n_vocab() == llm.n_vocab()
+    head = dict(header, weights="F32 copy of model_file (scripts/dev/gguf_to_f32.py)", kv_cache_type="f32",
+                n_ctx=N_CTX, n_batch=N_BATCH, top_k=TOP_K_LOGITS, n_greedy=N_GREEDY)
+    with open(os.path.join(args.out, "logits_f32.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(head, prompts=logit_prompts(template, bos_text, eos_text, llm, f32)),
                   f, ensure_ascii=False, indent=1)
 
 
