@@ -40,6 +40,8 @@ struct KeySet {
 // A policy's query rows of one head ((token, query head) pairs) are attended in tiles of at
 // most this many rows: scores and outputs are GEMMs against the kept keys.
 constexpr int kRowTile = 96;
+// Tiles of at most this many rows multiply row by row (matrix-vector) instead.
+constexpr int kGemvRows = 4;
 
 class Decoder {
  public:
@@ -248,7 +250,13 @@ class Decoder {
     }
     const ConstRows Kp(K, n, D), Vp(V, n, D);
     Strided S(sc.s.data(), nr, n, Eigen::OuterStride<>(sc.s.cols()));
-    S.noalias() = sc.q.topRows(nr) * Kp.transpose();
+    // A few rows (greedy decode: one token x the group's query heads) go row by row: a GEMM
+    // would first pack all n keys, as much work as the product itself.
+    const bool by_row = nr <= kGemvRows;
+    if (by_row)
+      for (int r = 0; r < nr; ++r) S.row(r).noalias() = sc.q.row(r) * Kp.transpose();
+    else
+      S.noalias() = sc.q.topRows(nr) * Kp.transpose();
     for (int r = 0; r < nr; ++r) {
       const int qr = rows[r] / gs, s = active[qr / c];
       const int n_g = n_done_[s] + qr % c + 1;  // own tokens visible to this row (causal)
@@ -257,7 +265,10 @@ class Decoder {
       Eigen::Map<Eigen::RowVectorXf>(srow + n, n_g).noalias() = sc.q.row(r) * Kg.transpose();
       softmax_inplace(srow, n + n_g);
     }
-    sc.o.topRows(nr).noalias() = S * Vp;
+    if (by_row)
+      for (int r = 0; r < nr; ++r) sc.o.row(r).noalias() = S.row(r) * Vp;
+    else
+      sc.o.topRows(nr).noalias() = S * Vp;
     for (int r = 0; r < nr; ++r) {
       const int qr = rows[r] / gs, e = rows[r] % gs, s = active[qr / c];
       const int n_g = n_done_[s] + qr % c + 1;
