@@ -40,7 +40,9 @@ struct KeySet {
 // A policy's query rows of one head ((token, query head) pairs) are attended in tiles of at
 // most this many rows: scores and outputs are GEMMs against the kept keys.
 constexpr int kRowTile = 96;
-// Tiles of at most this many rows multiply row by row (matrix-vector) instead.
+// Policies with at most this many rows per head (greedy decode: one token x the group's
+// query heads) multiply row by row (matrix-vector): a GEMM would first pack all n keys, as
+// much work as the product itself.
 constexpr int kGemvRows = 4;
 
 class Decoder {
@@ -145,6 +147,7 @@ class Decoder {
   };
   struct Tile {
     int g, set, r0, nr;  // rows_[r0, r0 + nr) attend sets_[il*G + g][set]
+    bool by_row;         // matrix-vector products per row instead of GEMMs
   };
 
   float* gen_row(std::vector<float>& buf, int s, int g, int t) {
@@ -215,13 +218,19 @@ class Decoder {
           rows_.resize(r0);
           continue;
         }
-        // A tile never mixes policies: a row's arithmetic (GEMM shape) must not depend on which
-        // other policies share the batch, or resumed and batched runs would differ in the last
-        // bits. Consecutive tiles reuse the same keys while they are in cache.
+        // A row's arithmetic must not depend on which other policies share the batch, or
+        // resumed and batched runs would differ in the last bits. So a GEMM tile never mixes
+        // policies (its shape would change), while row-by-row tiles (each row its own
+        // matrix-vector product: greedy steps) take rows of many policies, reusing the keys
+        // while they are in cache.
         const int per_policy = c * gs;
-        for (int p0 = r0; p0 < r1; p0 += per_policy)
-          for (int t = p0; t < p0 + per_policy; t += kRowTile)
-            tiles_.push_back({g, set, t, std::min(kRowTile, p0 + per_policy - t)});
+        if (per_policy <= kGemvRows) {
+          for (int t = r0; t < r1; t += kRowTile) tiles_.push_back({g, set, t, std::min(kRowTile, r1 - t), true});
+        } else {
+          for (int p0 = r0; p0 < r1; p0 += per_policy)
+            for (int t = p0; t < p0 + per_policy; t += kRowTile)
+              tiles_.push_back({g, set, t, std::min(kRowTile, p0 + per_policy - t), false});
+        }
       }
     }
 #pragma omp parallel for schedule(dynamic)
@@ -250,9 +259,7 @@ class Decoder {
     }
     const ConstRows Kp(K, n, D), Vp(V, n, D);
     Strided S(sc.s.data(), nr, n, Eigen::OuterStride<>(sc.s.cols()));
-    // A few rows (greedy decode: one token x the group's query heads) go row by row: a GEMM
-    // would first pack all n keys, as much work as the product itself.
-    const bool by_row = nr <= kGemvRows;
+    const bool by_row = tile.by_row;
     if (by_row)
       for (int r = 0; r < nr; ++r) S.row(r).noalias() = sc.q.row(r) * Kp.transpose();
     else
