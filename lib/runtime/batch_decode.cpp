@@ -120,7 +120,7 @@ class Decoder {
     }
     for (int il = 0; il < c_.n_layers; ++il) {
       const LayerWeights& lw = m_.w.layers[il];
-      qkv_block(lw, c_, m_.act_quant, rope_, pos_.data(), x_, xn_, q_, k_, v_);
+      qkv_block(lw, c_, m_.act_quant, rope_, pos_.data(), x_, xn_, q_, k_, v_, Matmul::RowStable);
       for (int r = 0; r < rows; ++r) {
         const int s = active[r / c], t = n_done_[s] + r % c;
         for (int g = 0; g < G; ++g) {
@@ -130,9 +130,9 @@ class Decoder {
       }
       attention(il, active, c);
       quantize_activations(attn_, m_.act_quant);
-      linear(attn_, lw.wo, o_);
+      linear(attn_, lw.wo, o_, Matmul::RowStable);
       x_ += o_;
-      swiglu_block(lw, c_, m_.act_quant, x_, xn_, gate_, up_, o_);
+      swiglu_block(lw, c_, m_.act_quant, x_, xn_, gate_, up_, o_, Matmul::RowStable);
     }
     for (int s : active) n_done_[s] += c;
     rms_norm(x_, m_.w.out_norm, c_.norm_eps, hidden_);
@@ -307,10 +307,11 @@ class Decoder {
 template <class F>
 void for_each_logits_row(const Model& m, const Mat& hidden, F&& f) {
   constexpr int kBlock = 64;
-  Mat logits;
+  Mat logits, rows;
   for (Eigen::Index r0 = 0; r0 < hidden.rows(); r0 += kBlock) {
     const Eigen::Index nr = std::min<Eigen::Index>(kBlock, hidden.rows() - r0);
-    logits.noalias() = hidden.middleRows(r0, nr) * m.w.lm_head().transpose();
+    rows = hidden.middleRows(r0, nr);
+    linear(rows, m.w.lm_head(), logits, Matmul::RowStable);
     for (Eigen::Index i = 0; i < nr; ++i) f(int(r0 + i), logits.row(i).data(), int(logits.cols()));
   }
 }

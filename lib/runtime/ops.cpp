@@ -83,13 +83,88 @@ void rope_rows(const RopeTable& t, Mat& x, int n_heads, int head_dim, const int*
     for (int h = 0; h < n_heads; ++h) rope_apply(t, x.row(r).data() + size_t(h) * head_dim, pos[r]);
 }
 
+namespace {
+
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr int kLanes = Eigen::internal::unpacket_traits<Packet>::size;
+
+// y[m0+i, n0+j] for i < NX, j < NW: NX x NW accumulators of kLanes lanes along the input.
+// Each element's arithmetic (lane sums, fixed reduction, scalar tail) never depends on NX,
+// NW or the neighbours, which is what makes linear(RowStable) row-stable.
+template <int NX, int NW>
+void row_stable_tile(const Mat& x, const Mat& w, Mat& y, Eigen::Index m0, Eigen::Index n0) {
+  const Eigen::Index K = x.cols(), Kv = K / kLanes * kLanes;
+  Packet acc[NX][NW];
+  for (int i = 0; i < NX; ++i)
+    for (int j = 0; j < NW; ++j) acc[i][j] = Eigen::internal::pset1<Packet>(0.f);
+  const float* xr[NX];
+  const float* wr[NW];
+  for (int i = 0; i < NX; ++i) xr[i] = x.row(m0 + i).data();
+  for (int j = 0; j < NW; ++j) wr[j] = w.row(n0 + j).data();
+  for (Eigen::Index k = 0; k < Kv; k += kLanes) {
+    Packet xp[NX];
+    for (int i = 0; i < NX; ++i) xp[i] = Eigen::internal::ploadu<Packet>(xr[i] + k);
+    for (int j = 0; j < NW; ++j) {
+      const Packet wp = Eigen::internal::ploadu<Packet>(wr[j] + k);
+      for (int i = 0; i < NX; ++i) acc[i][j] = Eigen::internal::pmadd(xp[i], wp, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < NX; ++i)
+    for (int j = 0; j < NW; ++j) {
+      float sum = Eigen::internal::predux(acc[i][j]);
+      for (Eigen::Index k = Kv; k < K; ++k) sum += xr[i][k] * wr[j][k];
+      y(m0 + i, n0 + j) = sum;
+    }
+}
+
+template <int NW>
+void row_stable_rows(const Mat& x, const Mat& w, Mat& y, Eigen::Index m0, Eigen::Index m1, Eigen::Index n0) {
+  Eigen::Index m = m0;
+  for (; m + 4 <= m1; m += 4) row_stable_tile<4, NW>(x, w, y, m, n0);
+  switch (m1 - m) {
+    case 3: row_stable_tile<3, NW>(x, w, y, m, n0); break;
+    case 2: row_stable_tile<2, NW>(x, w, y, m, n0); break;
+    case 1: row_stable_tile<1, NW>(x, w, y, m, n0); break;
+    default: break;
+  }
+}
+
+void linear_row_stable(const Mat& x, const Mat& w, Mat& y) {
+  const Eigen::Index M = x.rows(), N = w.rows();
+  require(x.cols() == w.cols(), "linear: input width " + std::to_string(x.cols()) + " but weight rows of " +
+                                    std::to_string(w.cols()));
+  y.resize(M, N);
+  constexpr Eigen::Index kChunk = 64;  // rows whose inputs stay in L2 while the weights stream by
+  const Eigen::Index n_blocks = (N + 3) / 4;
+  for (Eigen::Index c0 = 0; c0 < M; c0 += kChunk) {
+    const Eigen::Index c1 = std::min(M, c0 + kChunk);
+#pragma omp parallel for schedule(static) if (n_blocks > 16)
+    for (Eigen::Index b = 0; b < n_blocks; ++b) {
+      const Eigen::Index n0 = 4 * b;
+      switch (std::min<Eigen::Index>(4, N - n0)) {
+        case 4: row_stable_rows<4>(x, w, y, c0, c1, n0); break;
+        case 3: row_stable_rows<3>(x, w, y, c0, c1, n0); break;
+        case 2: row_stable_rows<2>(x, w, y, c0, c1, n0); break;
+        default: row_stable_rows<1>(x, w, y, c0, c1, n0); break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm) {
+  if (mm == Matmul::RowStable) return linear_row_stable(x, w, y);
+  y.noalias() = x * w.transpose();
+}
+
 void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const RopeTable& rope, const int* pos,
-               const Mat& x, Mat& xn, Mat& q, Mat& k, Mat& v) {
+               const Mat& x, Mat& xn, Mat& q, Mat& k, Mat& v, Matmul mm) {
   rms_norm(x, lw.attn_norm, c.norm_eps, xn);
   quantize_activations(xn, aq);
-  linear(xn, lw.wq, q);
-  linear(xn, lw.wk, k);
-  linear(xn, lw.wv, v);
+  linear(xn, lw.wq, q, mm);
+  linear(xn, lw.wk, k, mm);
+  linear(xn, lw.wv, v, mm);
   if (c.qkv_bias) {
     q.rowwise() += lw.bq;
     k.rowwise() += lw.bk;
@@ -103,14 +178,14 @@ void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const 
 }
 
 void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat& x, Mat& xn, Mat& gate,
-                  Mat& up, Mat& o) {
+                  Mat& up, Mat& o, Matmul mm) {
   rms_norm(x, lw.ffn_norm, c.norm_eps, xn);
   quantize_activations(xn, aq);
-  linear(xn, lw.w_gate, gate);
-  linear(xn, lw.w_up, up);
+  linear(xn, lw.w_gate, gate, mm);
+  linear(xn, lw.w_up, up, mm);
   gate = gate.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up);
   quantize_activations(gate, aq);
-  linear(gate, lw.w_down, o);
+  linear(gate, lw.w_down, o, mm);
   x += o;
 }
 

@@ -9,8 +9,16 @@
 
 namespace cokv {
 
-// Y = X W^T for a weight stored [out, in] (ggml layout). Eigen's GEMM, OpenMP inside.
-inline void linear(const Mat& x, const Mat& w, Mat& y) { y.noalias() = x * w.transpose(); }
+// How a linear layer multiplies.
+//  Gemm: Eigen's blocked GEMM, OpenMP inside (prefill: many rows). It packs the whole weight
+//    matrix on every call, which for a few rows costs as much as the product.
+//  RowStable: every output element is one fixed-order sum (SIMD lanes along the input, then a
+//    fixed reduction), whatever the other rows and the thread count, so a decoded sequence's
+//    bits do not depend on its batch; weights stream once per 64 rows, no packing. Decode.
+enum class Matmul { Gemm, RowStable };
+
+// Y = X W^T for a weight stored [out, in] (ggml layout).
+void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm = Matmul::Gemm);
 
 // How matmul inputs are rounded. ggml (llama.cpp) multiplies block-quantised weights with
 // activations quantised to 8 bits per 32-value block (Q8_0/Q8_1: q = round(x*127/max|x|),
@@ -50,12 +58,12 @@ inline float silu(float x) { return x / (1.f + std::exp(-x)); }
 // One layer's attention inputs for rows x: xn = RMSNorm(x), q/k/v projections (+ bias),
 // RoPE at positions pos[r], and the ggml rounding when asked. Shared by prefill and decode.
 void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const RopeTable& rope, const int* pos,
-               const Mat& x, Mat& xn, Mat& q, Mat& k, Mat& v);
+               const Mat& x, Mat& xn, Mat& q, Mat& k, Mat& v, Matmul mm = Matmul::Gemm);
 
 // x += W_down(silu(W_gate xn) * W_up xn) with xn = RMSNorm(x): the SwiGLU MLP block.
 // xn, gate, up, o are scratch.
 void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat& x, Mat& xn, Mat& gate,
-                  Mat& up, Mat& o);
+                  Mat& up, Mat& o, Matmul mm = Matmul::Gemm);
 
 // In place: softmax over v[0..n).
 void softmax_inplace(float* v, int n);
