@@ -11,9 +11,9 @@
 // Compacted mode builds the real compressed cache instead: per layer one flat [sum of kept
 // lengths, D] K and V with per-set offsets (AdaKV's layout; a set several policies of the
 // batch share is stored once), so the memory saving is real. Both modes do the same
-// arithmetic and give identical outputs; a policy's results never depend on which other
-// policies share its batch beyond the last bits of the weight GEMMs (none, in practice: a
-// killed-and-resumed profile reproduces its scores bit for bit).
+// arithmetic and give identical outputs. A policy's results do not depend on which other
+// policies share its batch, to the bit: the linear layers are row-stable (Matmul::RowStable)
+// and attention GEMM tiles never mix policies.
 #pragma once
 #include <cstdint>
 #include <span>
