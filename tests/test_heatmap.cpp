@@ -53,10 +53,18 @@ TEST_CASE("line plot: a missing gnuplot is a clear error", "[heatmap]") {
                       Catch::Contains("y.png") && Catch::Contains("gnuplot-nox"));
 }
 
-TEST_CASE("heatmap: a failing gnuplot reports its exit status", "[heatmap]") {
-  // `false` runs (so the availability check passes only if it exits 0: it does not), and a
-  // gnuplot that dies must give an error, not a signal.
+TEST_CASE("heatmap: a gnuplot that fails while drawing reports its exit status and stderr", "[heatmap]") {
+  // A stand-in gnuplot: accepts the availability and terminal probes (scripts without
+  // "plot"), fails on the drawing script with a message on stderr.
+  const auto dir = fs::temp_directory_path() / ("cokv-test-badgnuplot-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string fake = (dir / "gnuplot").string();
+  write_file_bytes(fake, "#!/bin/sh\nif grep -q '^plot' \"$1\"; then echo 'boom: no font' >&2; exit 3; fi\nexit 0\n");
+  fs::permissions(fake, fs::perms::owner_all);
   HeatmapOptions o;
-  o.gnuplot = "false";
-  REQUIRE_THROWS_AS(write_heatmap(std::vector<double>(6, 1.0), 2, 3, "z.png", "", o), Error);
+  o.gnuplot = fake;
+  const std::string png = (dir / "z.png").string();
+  REQUIRE_THROWS_WITH(write_heatmap(std::vector<double>(6, 1.0), 2, 3, png, "", o),
+                      Catch::Contains(png) && Catch::Contains("exit 3") && Catch::Contains("boom: no font"));
+  fs::remove_all(dir);
 }
