@@ -17,6 +17,7 @@
 #include "eval/eval_run.h"
 #include "kv/budget_table.h"
 #include "model_fixture.h"
+#include "report/gnuplot.h"
 #include "report/heatmap.h"
 
 namespace fs = std::filesystem;

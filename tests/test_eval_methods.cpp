@@ -14,6 +14,7 @@
 #include "data/score_file.h"
 #include "eval/benchmark.h"
 #include "eval/methods.h"
+#include "report/gnuplot.h"
 #include "report/heatmap.h"
 #include "report/lineplot.h"
 

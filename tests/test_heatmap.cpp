@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/file_bytes.h"
+#include "report/gnuplot.h"
 #include "report/heatmap.h"
 #include "report/lineplot.h"
 

@@ -18,6 +18,7 @@
 #include "kv/budget_table.h"
 #include "model_fixture.h"
 #include "profile/profile_run.h"
+#include "report/gnuplot.h"
 #include "report/heatmap.h"
 
 namespace fs = std::filesystem;

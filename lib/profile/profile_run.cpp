@@ -24,6 +24,7 @@
 #include "profile/model_game.h"
 #include "profile/samples.h"
 #include "profile/sampling.h"
+#include "report/gnuplot.h"
 #include "report/heatmap.h"
 #include "runtime/model.h"
 

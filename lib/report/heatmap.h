@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "report/gnuplot.h"  // gnuplot_available for callers that draw optionally
-
 namespace cokv {
 
 struct HeatmapOptions {
