@@ -50,7 +50,7 @@ void BaklavaObserver::on_layer(int il, const Mat& x_in, const Mat& attn_heads, c
                                const Mat& x_out) {
   const int T = int(x_in.rows()), E = int(x_in.cols());
   const int H = m_.cfg.n_heads, D = m_.cfg.head_dim;
-  const Mat& wo = m_.w.layers[il].wo;  // [E, H*D]
+  const auto wo = m_.w.layers[il].wo.as_f32(wo_);  // [E, H*D] (decoded once per layer when compact)
   const auto rows = profiled_rows(T, max_tokens_);
   const int t = int(rows.size());
   xs_.resize(t, E);

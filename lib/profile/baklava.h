@@ -39,6 +39,7 @@ class BaklavaObserver : public LayerObserver {
   std::vector<int64_t> count_;         // [L] tokens seen per layer
   int64_t n_tok_ = 0;
   Mat xs_, hs_, o_;  // [t, E], [t, D], [t, E] scratch
+  Mat wo_;           // [E, H*D] decoded W_o when the weights are compact
 };
 
 // Rows of a T-token prompt that are profiled (evenly spaced, last included).
