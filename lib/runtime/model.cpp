@@ -1,18 +1,14 @@
 #include "runtime/model.h"
 
-#include "model/gguf.h"
+#include "model/model_source.h"
 
 namespace cokv {
 
-std::unique_ptr<Model> Model::load(const std::string& path, Numerics numerics) {
-  GgufFile f = GgufFile::open(path);
-  ModelConfig cfg = config_from_gguf(f);
-  Weights w = load_weights(f, cfg);
-  Tokenizer tok = Tokenizer::from_gguf(f);
-  ChatTemplate chat = chat_template_from_gguf(f);
+std::unique_ptr<Model> Model::load(const std::string& path, Numerics numerics, WeightMode weights) {
+  ModelParts p = load_model_parts(path, weights);
   const ActQuant aq = numerics == Numerics::Ggml ? ActQuant::Q8Blocks : ActQuant::Fp32;
-  return std::unique_ptr<Model>(
-      new Model{path, std::move(cfg), std::move(w), std::move(tok), std::move(chat), aq});
+  return std::unique_ptr<Model>(new Model{path, std::move(p.cfg), std::move(p.w), std::move(p.tok), std::move(p.chat),
+                                          aq, p.format, p.weights});
 }
 
 }  // namespace cokv
