@@ -23,6 +23,7 @@ namespace {
 void setup_run(CLI::App& app) {
   struct Args {
     std::string model = cokv::default_model_path();
+    std::string weights = "auto";
     cokv::EvalRunOptions opt;
   };
   auto args = std::make_shared<Args>();
@@ -30,7 +31,10 @@ void setup_run(CLI::App& app) {
   o.dataset_table = cokv::configs_dir() + "/longbench.json";
   CLI::App* cmd =
       app.add_subcommand("run", "Evaluate KV methods x budgets on a LongBench-format suite (resumable)");
-  cmd->add_option("--model", args->model, "GGUF model file")->capture_default_str();
+  cmd->add_option("--model", args->model, "GGUF file or Hugging Face folder")->capture_default_str();
+  cmd->add_option("--weights", args->weights, "weights in memory: fp32 | bf16 | auto (fp32 up to 4 GiB of fp32 weights)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
   cmd->add_option("--longbench", o.benchmark_dir, "LongBench checkout or local suite folder (data/, config/)")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -70,7 +74,7 @@ void setup_run(CLI::App& app) {
   cmd->add_option("--out", o.out_dir, "Output folder (predictions.jsonl, scores.json, results.md, plots)")
       ->required();
   cmd->callback([args] {
-    auto m = cokv::Model::load(args->model);
+    auto m = cokv::Model::load(args->model, cokv::Model::Numerics::Fp32, cokv::parse_weight_mode(args->weights));
     cokv::Progress prog(std::cerr, "eval", 0);
     const auto sum = cokv::run_eval(*m, args->opt, &prog);
     prog.finish();

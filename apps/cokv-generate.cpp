@@ -1,21 +1,25 @@
 // cokv-generate: greedy continuation of a prompt on the CPU runtime (full KV cache).
 //   cokv-generate --prompt "What is the capital of France?" --chat
+//   cokv-generate --model FOLDER_OR_GGUF --dry-run      memory the model needs, nothing loaded
 #include <CLI/CLI.hpp>
 #include <iostream>
 
 #include "core/error.h"
 #include "core/paths.h"
+#include "model/model_source.h"
 #include "runtime/batch_decode.h"
 #include "runtime/model.h"
 #include "runtime/prefill.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cokv-generate: greedy continuation of a prompt with the built-in CPU runtime"};
-  std::string model_path = cokv::default_model_path(), prompt;
-  bool chat = false, show_ids = false;
+  std::string model_path = cokv::default_model_path(), prompt, weights = "auto";
+  bool chat = false, show_ids = false, dry_run = false;
   int max_new = 64;
-  app.add_option("--model", model_path, "GGUF model file (default: the model scripts/setup fetched)");
-  app.add_option("--prompt", prompt, "prompt text")->required();
+  app.add_option("--model", model_path,
+                 "GGUF file or Hugging Face folder (config.json, safetensors, tokenizer.json); "
+                 "default: the model scripts/setup fetched");
+  app.add_option("--prompt", prompt, "prompt text (required unless --dry-run)");
   app.add_flag("--chat", chat, "wrap the prompt in the model's chat template as a user turn");
   app.add_option("--max-new", max_new, "maximum new tokens")->check(CLI::Range(1, 100000));
   app.add_flag("--ids", show_ids, "also print the generated token ids on stderr");
@@ -23,10 +27,26 @@ int main(int argc, char** argv) {
   app.add_option("--numerics", numerics,
                  "fp32: exact arithmetic on the dequantised weights; ggml: round activations like llama.cpp")
       ->check(CLI::IsMember({"fp32", "ggml"}));
+  app.add_option("--weights", weights,
+                 "weights in memory: fp32 (the reference) | bf16 (F16 tensors stay F16; fp32 accumulation) | "
+                 "auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
+  app.add_flag("--dry-run", dry_run, "print the memory the model needs in each --weights mode, load nothing");
   CLI11_PARSE(app, argc, argv);
   try {
-    auto m = cokv::Model::load(model_path, numerics == "ggml" ? cokv::Model::Numerics::Ggml
-                                                                     : cokv::Model::Numerics::Fp32);
+    if (dry_run) {
+      const cokv::ModelConfig c = cokv::read_model_config(model_path);
+      std::cout << "model:             " << model_path << " (" << cokv::model_format_name(cokv::model_format(model_path))
+                << "; " << c.arch << ", " << c.n_layers << " layers, hidden " << c.hidden << ", heads " << c.n_heads
+                << "/" << c.n_kv_heads << " x " << c.head_dim << ", ffn " << c.ffn << ", vocab " << c.n_vocab << ")\n"
+                << cokv::memory_report(c);
+      return 0;
+    }
+    if (prompt.empty()) throw cokv::Error("--prompt: expected a prompt (or --dry-run)");
+    auto m = cokv::Model::load(model_path,
+                               numerics == "ggml" ? cokv::Model::Numerics::Ggml : cokv::Model::Numerics::Fp32,
+                               cokv::parse_weight_mode(weights));
     const std::string text = chat ? m->chat.apply_user(prompt) : prompt;
     const std::vector<int32_t> ids = m->tok.encode(text);
     cokv::PromptKV p = cokv::prefill(*m, ids);

@@ -14,7 +14,12 @@ int main(int argc, char** argv) {
   cokv::profile::ProfileOptions o;
   std::string distance = "euclidean", tk_score = "frequency";
   int64_t samples = 0;
-  app.add_option("--model", o.model_path, "GGUF model (default: the model scripts/setup fetched)");
+  app.add_option("--model", o.model_path,
+                 "GGUF file or Hugging Face folder (default: the model scripts/setup fetched)");
+  std::string weights = "auto";
+  app.add_option("--weights", weights, "weights in memory: fp32 | bf16 | auto (fp32 up to 4 GiB of fp32 weights)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
   app.add_option("--longbench", o.longbench_dir, "LongBench-format folder (data/, config/)")->required();
   auto* cat =
       app.add_option("--category", o.category, "task category (pools its datasets' validation records)");
@@ -67,6 +72,7 @@ int main(int argc, char** argv) {
                  "budget that means full cache (0: the longest validation prompt)");
   CLI11_PARSE(app, argc, argv);
   o.samples = samples;
+  o.weights = cokv::parse_weight_mode(weights);
   for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
   o.taskkv.distance =
       distance == "cosine" ? cokv::profile::TaskKvDistance::Cosine : cokv::profile::TaskKvDistance::Euclidean;

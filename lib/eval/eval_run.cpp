@@ -61,11 +61,23 @@ Sample make_sample(const Model& m, const BenchDataset& d, const longbench::Recor
   return s;
 }
 
+// Bytes of the model file, or of every file in a Hugging Face folder; -1 when missing.
+int64_t model_bytes(const std::string& path) {
+  std::error_code ec;
+  if (!fs::is_directory(path, ec)) return fs::exists(path, ec) ? int64_t(fs::file_size(path, ec)) : int64_t(-1);
+  int64_t n = 0;
+  for (const auto& e : fs::directory_iterator(path, ec))
+    if (e.is_regular_file(ec)) n += int64_t(e.file_size(ec));
+  return n;
+}
+
 // Settings that change predictions; a resumed run must match them.
 ordered_json run_settings(const Model& m, const EvalRunOptions& opt) {
   ordered_json s;
   s["model"] = fs::path(m.path).filename().string();
-  s["model_bytes"] = fs::exists(m.path) ? int64_t(fs::file_size(m.path)) : int64_t(-1);
+  s["model_bytes"] = model_bytes(m.path);
+  // Absent means fp32, so runs made before compact weights existed still resume.
+  if (m.weights != WeightMode::Fp32) s["weights"] = weight_mode_name(m.weights);
   s["scorer"] = opt.scorer;
   s["window"] = opt.window;
   s["max_length"] = opt.max_length;

@@ -119,9 +119,10 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   // ---- model and data --------------------------------------------------------------------
   const std::string model_path = opt.model_path.empty() ? default_model_path() : opt.model_path;
   auto t0 = Clock::now();
-  std::unique_ptr<Model> model = Model::load(model_path);
+  std::unique_ptr<Model> model = Model::load(model_path, Model::Numerics::Fp32, opt.weights);
   const Model& m = *model;
-  const std::string sha = sha256_file_hex(model_path);
+  const std::string sha = model_sha256(model_path);
+  const char* weights = weight_mode_name(m.weights);
   times["load_model_s"] = seconds_since(t0);
   const int n = m.cfg.n_kv_players();
   const int L = m.cfg.n_layers, G = m.cfg.n_kv_heads;
@@ -166,7 +167,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   // ---- journal (every method: the base utilities; estimators: every coalition) --------------
   fs::create_directories(opt.out_dir);
   const std::string journal_path = opt.out_dir + "/journal.txt";
-  json settings = {{"method", opt.method}, {"model_sha256", sha},   {"task", task_name},
+  json settings = {{"method", opt.method}, {"model_sha256", sha},   {"weights", weights}, {"task", task_name},
                    {"datasets", datasets}, {"records", record_ids}, {"utility", opt.utility},
                    {"absent", opt.absent}, {"window", opt.window},  {"max_length", opt.max_length},
                    {"chat", opt.chat}};
@@ -319,6 +320,8 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   t0 = Clock::now();
   BudgetTable table;
   table.model = {m.cfg.name, m.cfg.arch, L, m.cfg.n_heads, G, m.cfg.head_dim, sha};
+  table.model.format = model_format_name(m.format);
+  table.model.weights = weights;
   table.task = {{"datasets", datasets},  {"samples", n_records},
                 {"records", record_ids}, {"max_length", opt.max_length},
                 {"chat", opt.chat},      {"suite", fs::path(opt.longbench_dir).filename().string()}};
@@ -456,7 +459,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
              {"datasets", datasets},
              {"method", method_name},
              {"utility", opt.utility},
-             {"model", {{"name", m.cfg.name}, {"file_sha256", sha}, {"players", n}}},
+             {"model", {{"name", m.cfg.name}, {"file_sha256", sha}, {"format", model_format_name(m.format)}, {"weights", weights}, {"players", n}}},
              {"records", n_records},
              {"prompt_tokens", {{"min", min_t}, {"mean", sum_t / double(n_records)}, {"max", max_t}}},
              {"utility_full", u_full},

@@ -16,13 +16,15 @@
 #include <vector>
 
 #include "kv/budget_table.h"
+#include "model/weights.h"
 #include "profile/taskkv.h"
 
 namespace cokv::profile {
 
 struct ProfileOptions {
   std::string command_line;  // recorded in summary.json (the app passes its argv)
-  std::string model_path;    // empty: default_model_path()
+  std::string model_path;    // GGUF file or Hugging Face folder; empty: default_model_path()
+  WeightMode weights = WeightMode::Auto;  // weights in memory (model/weights.h)
   std::string longbench_dir;
   std::string category, dataset;   // exactly one
   std::string method = "ssv";      // ssv | permutation | regression | exact | baklava | taskkv
