@@ -267,7 +267,8 @@ void linear_gemm_decoded(const Mat& x, const WeightMatrix& w, Mat& y) {
   require(x.cols() == K, "linear: input width " + std::to_string(x.cols()) + " but weight rows of " + std::to_string(K));
   y.resize(M, N);
   const Index panel = std::clamp<Index>((Index(1) << 20) / std::max<Index>(K, 1), 64, 4096);  // ~4 MB of fp32
-  thread_local Mat buf;
+  thread_local Mat scratch;
+  Mat& buf = scratch;  // the calling thread's: the parallel loop below must not see its own
   buf.resize(std::min(panel, N), K);
   for (Index n0 = 0; n0 < N; n0 += panel) {
     const Index nb = std::min(panel, N - n0);
