@@ -5,16 +5,23 @@
 //   ./build/cokv-tests "[hf]"
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/file_bytes.h"
+#include "core/paths.h"
+#include "eval/eval_run.h"
+#include "kv/budget_table.h"
 #include "model/hf_config.h"
 #include "model/hf_tokenizer.h"
 #include "model/model_source.h"
 #include "model/safetensors.h"
+#include "profile/profile_run.h"
+#include "runtime/model.h"
 #include "safetensors_writer.h"
 
 using namespace cokv;
@@ -228,4 +235,73 @@ TEST_CASE("folder content hash covers config, tokenizer files and weights", "[hf
   CHECK(model_sha256(d.string()) != h);
   CHECK(model_format(d.string()) == ModelFormat::HfFolder);
   CHECK(std::string(model_format_name(ModelFormat::HfFolder)) == "hf-folder");
+}
+
+TEST_CASE("memory from config.json alone: Llama-3-8B's published parameter count", "[hf]") {
+  const std::string dir = std::string(COKV_SOURCE_DIR) + "/docs/model-configs/llama-3-8b-instruct";
+  const ModelConfig c = read_model_config(dir);  // a folder with nothing but config.json
+  const WeightMemory m = weight_memory(c);
+  CHECK(m.n_params == 8'030'261'248);  // Meta's published count for Llama-3-8B
+  const int64_t vectors = int64_t{4096} * (2 * 32 + 1);  // RMSNorm weights, kept fp32
+  CHECK(m.fp32_bytes == 4 * m.n_params);
+  CHECK(m.bf16_bytes == 2 * (m.n_params - vectors) + 4 * vectors);
+  CHECK(m.auto_pick == WeightMode::Bf16);
+  CHECK(resolve_weight_mode(WeightMode::Auto, c) == WeightMode::Bf16);
+  const std::string r = memory_report(c);
+  CHECK(r.find("8.030 B") != std::string::npos);
+  CHECK(r.find("256 KiB per token") != std::string::npos);
+  const ModelConfig c31 = read_model_config(std::string(COKV_SOURCE_DIR) + "/docs/model-configs/llama-3.1-8b-instruct");
+  CHECK(c31.rope_freq_factors.size() == 64);
+  CHECK(c31.n_ctx_train == 131072);
+}
+
+TEST_CASE("a Hugging Face folder through cokv-profile, cokv-eval and cokv-generate", "[hf][e2e]") {
+  const std::string folder = std::string(COKV_SOURCE_DIR) + "/tests/data/hf/llama31_tiny";
+  const fs::path out = fs::path(COKV_BUILD_DIR) / "test-tmp" / "hf_e2e";
+  fs::remove_all(out);
+  profile::ProfileOptions o;
+  o.model_path = folder;
+  o.weights = WeightMode::Bf16;
+  o.longbench_dir = std::string(COKV_SOURCE_DIR) + "/tests/data/profile";
+  o.category = "synthetic";
+  o.method = "baklava";
+  o.budgets = {16, 32};
+  o.out_dir = (out / "profile").string();
+  o.max_length = 96;
+  o.max_records = 1;
+  o.threads = 1;
+  const auto r = profile::run_profile(o, nullptr);
+  const BudgetTable t = read_budget_table(r.table_path);
+  CHECK(t.model.format == "hf-folder");
+  CHECK(t.model.weights == "bf16");
+  CHECK(t.model.file_sha256 == model_sha256(folder));
+  CHECK(t.model.n_layers == 2);
+  CHECK(t.model.n_kv_heads == 2);
+
+  auto m = Model::load(folder, Model::Numerics::Fp32, WeightMode::Bf16);
+  EvalRunOptions e;
+  e.benchmark_dir = std::string(COKV_SOURCE_DIR) + "/tests/data/eval";
+  e.dataset_table = configs_dir() + "/longbench.json";
+  e.datasets = {"trec"};
+  e.methods = {"full"};
+  e.budgets = {};
+  e.tables = {r.table_path};
+  e.split = "all";
+  e.max_records = 1;
+  e.max_new_cap = 4;
+  e.max_length = 200;
+  e.plots = false;
+  e.out_dir = (out / "eval").string();
+  const auto sum = run_eval(*m, e, nullptr);
+  CHECK(sum.n_predictions_new == 3);  // full + the table's two levels
+  const json settings = json::parse(read_file_bytes((out / "eval" / "run.json").string()));
+  CHECK(settings["settings"]["weights"] == "bf16");
+
+  const std::string gen = std::string(COKV_BUILD_DIR) + "/cokv-generate";
+  INFO("the cokv-generate binary (build the cokv-generate target): " << gen);
+  REQUIRE(fs::exists(gen));
+  const std::string dry = (out / "dry.txt").string();
+  REQUIRE(std::system((gen + " --model '" + folder + "' --dry-run > '" + dry + "'").c_str()) == 0);
+  CHECK(read_file_bytes(dry).find("hf-folder; llama, 2 layers") != std::string::npos);
+  REQUIRE(std::system((gen + " --model '" + folder + "' --weights bf16 --prompt 'Hello' --max-new 3 > /dev/null").c_str()) == 0);
 }
