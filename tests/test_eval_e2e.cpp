@@ -17,6 +17,7 @@
 #include "eval/eval_run.h"
 #include "kv/budget_table.h"
 #include "model_fixture.h"
+#include "runtime/cpu_backend.h"
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
 
@@ -53,7 +54,7 @@ cokv::EvalRunOptions base_options(const fs::path& out) {
   o.datasets = {"trec", "hotpotqa"};
   o.methods = {"full", "uniform", "adakv", "streaming"};
   o.budgets = {16, 32};
-  o.split = "all";
+  o.split = cokv::SplitPart::All;
   o.max_new_cap = 6;
   o.out_dir = out.string();
   return o;
@@ -63,6 +64,7 @@ cokv::EvalRunOptions base_options(const fs::path& out) {
 
 TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescoring", "[e2e][eval][model]") {
   const cokv::Model& m = cokv_test::default_model();
+  cokv::CpuBackend backend(m);
   const fs::path out1 = scratch("run1");
   // A cokv-profile-style table file: one level at mean 16 (heads alternate 8 and 24).
   const int n = m.cfg.n_kv_players();
@@ -81,7 +83,7 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
   cokv::EvalRunOptions o = base_options(out1);
   o.tables = {table_path};
   o.latency_records = 1;
-  const auto s1 = cokv::run_eval(m, o);
+  const auto s1 = cokv::run_eval(backend, o);
   CHECK(s1.n_records == 6);
   CHECK(s1.n_records_run == 6);
   const int n_methods = 1 + 3 * 2 + 1;
@@ -140,7 +142,7 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
   cokv::EvalRunOptions o2 = base_options(out2);
   o2.methods = {"full"};
   o2.plots = false;
-  cokv::run_eval(m, o2);
+  cokv::run_eval(backend, o2);
   const auto preds2 = read_lines(out2 / "predictions.jsonl");
   REQUIRE(preds2.size() == 6);
   for (const auto& p : preds2) {
@@ -154,7 +156,7 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
   // Resume: nothing new, same file, same scores.
   const std::string before = cokv::read_file_bytes((out1 / "predictions.jsonl").string());
   o.latency_records = 0;  // keeps latency.json from the first run
-  const auto s3 = cokv::run_eval(m, o);
+  const auto s3 = cokv::run_eval(backend, o);
   CHECK(s3.n_records_run == 0);
   CHECK(s3.n_predictions_new == 0);
   CHECK(s3.n_predictions_kept == 6 * n_methods);
@@ -166,14 +168,14 @@ TEST_CASE("cokv-eval run: outputs, resume, full-only parity, binary and rescorin
   {
     std::string cut = before.substr(0, before.size() - 20);
     std::ofstream(out1 / "predictions.jsonl", std::ios::binary) << cut;
-    const auto s4 = cokv::run_eval(m, o);
+    const auto s4 = cokv::run_eval(backend, o);
     CHECK(s4.n_predictions_new == 1);
     CHECK(read_lines(out1 / "predictions.jsonl").size() == preds.size());
   }
   // Different settings into the same folder: refused.
   cokv::EvalRunOptions bad = o;
   bad.window = 4;
-  CHECK_THROWS_WITH(cokv::run_eval(m, bad), Catch::Contains("settings.window"));
+  CHECK_THROWS_WITH(cokv::run_eval(backend, bad), Catch::Contains("settings.window"));
 
   // The binary: a smaller run, and rescoring the first run's predictions.
   const std::string exe = std::string(COKV_BUILD_DIR) + "/cokv-eval";

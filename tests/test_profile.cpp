@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "core/npy.h"
+#include "core/sha256.h"
 #include "kv/budget_table.h"
 #include "model_fixture.h"
 #include "profile/profile_run.h"
@@ -54,14 +55,15 @@ profile::ProfileOptions tiny(const std::string& method, const fs::path& out) {
   profile::ProfileOptions o;
   o.longbench_dir = kFixture;
   o.category = "synthetic";
-  o.method = method;
-  o.utility = "loglik";
+  o.method = profile::parse_profile_method(method);
+  o.utility = Utility::Loglik;
   o.budgets = {16, 32};
   o.out_dir = out.string();
   o.samples = 2;
   o.chains = 2;
   o.batch = 16;
   o.max_length = 96;  // ~126 tokens with the chat template: CI time
+  o.chat = longbench::ChatPolicy::LongBench;  // the fixture's datasets ask for the chat template
   o.max_records = 1;
   o.threads = 1;  // a loaded CI machine runs one thread several times faster
   return o;
@@ -71,7 +73,7 @@ void check_table_files(const profile::ProfileResult& r, const Model& m, const fs
   const int L = m.cfg.n_layers, G = m.cfg.n_kv_heads, H = m.cfg.n_heads, n = L * G;
   // The file validates on read and matches the model (shape and file hash).
   const BudgetTable t = read_budget_table(r.table_path);
-  check_against_model(t, m.cfg, r.table_path);
+  check_against_model(t, m.cfg, sha256_file_hex(m.path), r.table_path);
   CHECK(t.model.file_sha256.size() == 64);
   CHECK_NOTHROW(check_against_model(t, L, G, r.table_path, H, t.model.file_sha256));
   REQUIRE(t.tables.size() == 2);

@@ -53,11 +53,12 @@ void EvalTable::finish() {
     double sum = 0;
     int nd = 0;
     for (auto& [ds, c] : r.cells) {
-      c.score = c.n ? longbench::py_round2(100 * c.total / double(c.n)) : 0.0;
+      const double mean = c.n ? c.total / double(c.n) : 0.0;
+      c.score = value == EvalValue::Metric ? longbench::py_round2(100 * mean) : mean;
       sum += c.score;
       ++nd;
     }
-    r.average = nd ? longbench::py_round2(sum / nd) : 0.0;
+    r.average = nd ? (value == EvalValue::Metric ? longbench::py_round2(sum / nd) : sum / nd) : 0.0;
   }
 }
 
@@ -155,12 +156,14 @@ std::string eval_results_markdown(const EvalTable& t, const std::vector<LatencyR
   md += ".\n\nRecords per dataset:";
   for (const auto& ds : t.datasets)
     md += " " + ds + " " + std::to_string(t.records.count(ds) ? t.records.at(ds) : 0);
-  md +=
-      ". Budgets are mean KV tokens per KV head (recent window included); scores are LongBench's "
-      "(100 x mean metric, 2 decimals).\n\n";
+  const bool ll = t.value == EvalValue::Loglik;
+  const char* cell = ll ? "%.4f" : "%.2f";
+  md += ". Budgets are mean KV tokens per KV head (recent window included); ";
+  md += ll ? "values are the mean log-likelihood per gold answer token (nats, teacher forced; higher is better).\n\n"
+           : "scores are LongBench's (100 x mean metric, 2 decimals).\n\n";
 
   // Table 1
-  md += "## Scores\n\n| Method |";
+  md += ll ? "## Answer log-likelihood\n\n| Method |" : "## Scores\n\n| Method |";
   for (const auto& ds : t.datasets) md += " " + ds + " |";
   md += " Avg. |\n|---|";
   for (size_t i = 0; i <= t.datasets.size(); ++i) md += "---:|";
@@ -169,9 +172,9 @@ std::string eval_results_markdown(const EvalTable& t, const std::vector<LatencyR
     md += "| " + r.name() + " |";
     for (const auto& ds : t.datasets) {
       auto it = r.cells.find(ds);
-      md += " " + (it == r.cells.end() ? std::string("-") : fmt("%.2f", it->second.score)) + " |";
+      md += " " + (it == r.cells.end() ? std::string("-") : fmt(cell, it->second.score)) + " |";
     }
-    md += " " + fmt("%.2f", r.average) + " |\n";
+    md += " " + fmt(cell, r.average) + " |\n";
   }
 
   // Memory
@@ -265,9 +268,10 @@ std::vector<std::string> write_eval_plots(const EvalTable& t, const std::string&
       }
     if (series.empty()) return;
     LinePlotOptions po;
-    po.title = dataset.empty() ? "Average score vs KV budget" : dataset + ": score vs KV budget";
+    const std::string what = t.value == EvalValue::Loglik ? "answer log-likelihood" : "score";
+    po.title = dataset.empty() ? "Average " + what + " vs KV budget" : dataset + ": " + what + " vs KV budget";
     po.x_label = "mean KV budget per head (tokens)";
-    po.y_label = dataset.empty() ? "average score" : "score";
+    po.y_label = dataset.empty() ? "average " + what : what;
     po.log2_x = true;
     const std::string png = stem + ".png", svg = stem + ".svg";
     write_line_plot(series, (std::filesystem::path(dir) / png).string(),

@@ -14,8 +14,8 @@ struct EvalRow {
   int budget = 0;     // mean budget per KV head; 0 = full cache
   struct Cell {
     int64_t n = 0;
-    double total = 0;  // sum of per-record scores in [0, 1]
-    double score = 0;  // round(100 * total / n, 2), LongBench's eval.py
+    double total = 0;  // sum of per-record values (metric in [0, 1], or log-likelihood)
+    double score = 0;  // Metric: round(100 * total / n, 2), LongBench's eval.py; Loglik: total / n
   };
   std::map<std::string, Cell> cells;  // dataset -> cell
   int64_t n = 0;                      // records over all datasets
@@ -31,7 +31,12 @@ inline EvalRow make_row(const std::string& label, int budget) {
   return r;
 }
 
+// What a cell holds: LongBench's score (100 x mean metric, 2 decimals) or the mean answer
+// log-likelihood per token (nats, 4 decimals; cokv-eval run --utility loglik).
+enum class EvalValue { Metric, Loglik };
+
 struct EvalTable {
+  EvalValue value = EvalValue::Metric;
   std::vector<std::string> datasets;       // columns, in run order
   std::vector<EvalRow> rows;               // full first, then as given
   std::map<std::string, int64_t> records;  // records selected per dataset
