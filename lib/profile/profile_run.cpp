@@ -201,6 +201,33 @@ std::vector<std::string> write_results(const ProfileOptions& o, const BudgetTabl
   return files;
 }
 
+// The run's facts for summary.json (the rest is added as it becomes known).
+std::string summary_name(const ProfileOptions& o) { return task_name(o) + "." + table_method_name(o.method); }
+
+json run_summary(const ProfileOptions& o, const Backend& b, const std::string& sha, const TaskSamples& ts,
+                 double u_full, double u_empty, const JournaledGame& jgame, double evals_per_s) {
+  const ModelInfo& m = b.model();
+  return {{"name", summary_name(o)},
+          {"task", task_name(o)},
+          {"datasets", ts.datasets},
+          {"method", table_method_name(o.method)},
+          {"utility", utility_name(o.utility)},
+          {"absent", absent_name(o.absent)},
+          {"backend", backend_name(b.kind())},
+          {"model", {{"name", m.cfg.name}, {"file_sha256", sha}, {"players", m.cfg.n_kv_players()}}},
+          {"records", ts.record_ids.size()},
+          {"prompt_tokens", {{"min", ts.min_tokens}, {"mean", ts.mean_tokens}, {"max", ts.max_tokens}}},
+          {"utility_full", u_full},
+          {"utility_empty", u_empty},
+          {"evaluations",
+           {{"requested", jgame.n_requested()}, {"computed", jgame.n_evaluated()}, {"replayed", jgame.n_replayed()}}},
+          // coalitions the model computed per second while estimating (base and replayed excluded)
+          {"evaluations_per_s", evals_per_s},
+          {"batch", o.batch},
+          {"trace", json::array()},
+          {"tables", json::array()}};
+}
+
 void add_convergence(json& s, const HeadScores& hs) {
   if (!hs.estimate) return;
   const Estimate& e = *hs.estimate;
@@ -296,29 +323,10 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   times["tables_s"] = seconds_since(t0);
 
   // ---- files ------------------------------------------------------------------------------------
-  const std::string name = task_name(opt) + "." + table_method_name(opt.method);
+  const std::string name = summary_name(opt);
   const double est_s = times["scores_s"].get<double>();
-  json summary = {{"name", name},
-                  {"task", task_name(opt)},
-                  {"datasets", ts.datasets},
-                  {"method", table_method_name(opt.method)},
-                  {"utility", utility_name(opt.utility)},
-                  {"absent", absent_name(opt.absent)},
-                  {"backend", backend_name(backend->kind())},
-                  {"model", {{"name", m.cfg.name}, {"file_sha256", sha}, {"players", n}}},
-                  {"records", n_records},
-                  {"prompt_tokens", {{"min", ts.min_tokens}, {"mean", ts.mean_tokens}, {"max", ts.max_tokens}}},
-                  {"utility_full", u_full},
-                  {"utility_empty", u_empty},
-                  {"evaluations",
-                   {{"requested", jgame.n_requested()},
-                    {"computed", jgame.n_evaluated()},
-                    {"replayed", jgame.n_replayed()}}},
-                  // coalitions the model computed per second while estimating (base and replayed excluded)
-                  {"evaluations_per_s", est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0},
-                  {"batch", opt.batch},
-                  {"trace", json::array()},
-                  {"tables", json::array()}};
+  json summary = run_summary(opt, *backend, sha, ts, u_full, u_empty, jgame,
+                             est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0);
   add_convergence(summary, hs);
   if (!selection.empty())
     summary["selection"] = {{"mean_budget", sorted_budgets(opt).front()}, {"candidates", selection}};
