@@ -212,7 +212,7 @@ std::string eval_results_markdown(const EvalTable& t, const std::vector<LatencyR
     }
   }
   if (!plot_files.empty()) {
-    md += "\n## Score vs budget\n\n";
+    md += ll ? "\n## Answer log-likelihood vs budget\n\n" : "\n## Score vs budget\n\n";
     for (const auto& f : plot_files)
       if (f.size() > 4 && f.substr(f.size() - 4) == ".svg") md += "![" + f + "](" + f + ")\n";
   }
