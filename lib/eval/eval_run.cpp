@@ -247,7 +247,8 @@ EvalTable collect(const std::string& predictions_path, const std::vector<Item>& 
     if (!wanted.count(key) || !seen.insert(key).second) return;
     if (!j.contains(field) || !j[field].is_number()) fail(where, field, "a number");
     table.add(j["method"].get<std::string>(), j["budget"].get<int>(), j["dataset"].get<std::string>(),
-              j[field].get<double>(), j.at("kept_tokens").get<int64_t>(), j.at("kv_bytes").get<int64_t>());
+              j["_id"].get<std::string>(), j[field].get<double>(), j.at("kept_tokens").get<int64_t>(),
+              j.at("kv_bytes").get<int64_t>());
   });
   table.finish();
   return table;

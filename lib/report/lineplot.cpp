@@ -22,6 +22,8 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
     for (size_t i = 0; i < s.x.size(); ++i)
       if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (opt.log2_x && s.x[i] <= 0))
         fail(where, "series '" + s.name + "'", "finite values (x > 0 on a log axis)");
+    if (!s.y_lo.empty() && (s.y_lo.size() != s.x.size() || s.y_hi.size() != s.x.size()))
+      fail(where, "series '" + s.name + "'", "one error bar (low, high) per x value");
   }
   if (!gnuplot_available(opt.gnuplot))
     throw Error(where + ": cannot draw the plot: '" + opt.gnuplot + "' does not run (install gnuplot-nox)");
@@ -32,7 +34,9 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
   char buf[64];
   for (const auto& s : series) {
     for (size_t i = 0; i < s.x.size(); ++i) {
-      std::snprintf(buf, sizeof buf, "%.9g %.9g\n", s.x[i], s.y[i]);
+      const bool bars = !s.y_lo.empty();
+      std::snprintf(buf, sizeof buf, "%.9g %.9g %.9g %.9g\n", s.x[i], s.y[i], bars ? s.y_lo[i] : s.y[i],
+                    bars ? s.y_hi[i] : s.y[i]);
       rows += buf;
     }
     rows += "\n\n";
@@ -69,6 +73,9 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
             (s.points ? "linespoints pt 7 ps 0.8" : "lines") + " lw 2" + (s.dashed ? " dt 2" : "") +
             (s.dashed ? std::string(" lc rgb '#000000'") : " lc " + std::to_string(k + 1)) + " title " +
             gnuplot_quote(s.name);
+    if (!s.y_lo.empty())
+      plot += ", " + gnuplot_quote(data) + " index " + std::to_string(k) + " using 1:2:3:4 with yerrorbars pt 7 ps 0.5" +
+              (s.dashed ? std::string(" lc rgb '#000000'") : " lc " + std::to_string(k + 1)) + " notitle";
   }
   plot += "\n";
   std::string script;

@@ -10,6 +10,7 @@ namespace cokv {
 struct LineSeries {
   std::string name;  // legend entry, drawn verbatim
   std::vector<double> x, y;
+  std::vector<double> y_lo, y_hi;  // error bars (e.g. 95% intervals); empty: none
   bool dashed = false;  // e.g. the full-cache reference
   bool points = true;
 };
@@ -22,7 +23,7 @@ struct LinePlotOptions {
 };
 
 // Either path may be empty to skip that format. Series need x.size() == y.size() >= 1 and
-// finite values (x > 0 with log2_x). Throws naming the file on failure.
+// finite values (x > 0 with log2_x); error bars, when given, one low and high value per x. Throws naming the file on failure.
 void write_line_plot(const std::vector<LineSeries>& series, const std::string& png_path,
                      const std::string& svg_path, const LinePlotOptions& opt = {});
 
