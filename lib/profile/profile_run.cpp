@@ -19,6 +19,7 @@
 #include "core/sha256.h"
 #include "data/suite.h"
 #include "export/exports.h"
+#include "profile/convergence.h"
 #include "profile/head_scores.h"
 #include "profile/journal.h"
 #include "profile/model_game.h"
@@ -26,6 +27,7 @@
 #include "profile/sampling.h"
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
+#include "report/lineplot.h"
 #include "report/profile_summary.h"
 
 namespace cokv::profile {
@@ -174,6 +176,29 @@ json scores_json(const ProfileOptions& o, const HeadScores& hs, double u_full, d
   return sj;
 }
 
+// Chain MAE against evaluations, log-log, with the target: <stem>.png/.svg when the trace has a
+// measured point (two chains).
+std::vector<std::string> write_convergence_plot(const json& summary, const std::string& stem) {
+  if (!summary.contains("trace") || !summary.contains("convergence")) return {};
+  LineSeries mae{"chain MAE", {}, {}};
+  for (const auto& tp : summary["trace"])
+    if (tp["chain_mae"].is_number() && tp["chain_mae"].get<double>() > 0 && tp["evaluations"].get<double>() > 0) {
+      mae.x.push_back(tp["evaluations"].get<double>());
+      mae.y.push_back(tp["chain_mae"].get<double>());
+    }
+  if (mae.x.empty()) return {};
+  const double target = summary["convergence"]["target"].get<double>();
+  LineSeries tgt{"target " + summary["convergence"]["target_rule"].get<std::string>(),
+                 {mae.x.front(), mae.x.back()}, {target, target}, {}, {}, true, false};
+  LinePlotOptions po;
+  po.title = summary["name"].get<std::string>() + ": two-chain agreement";
+  po.x_label = "utility evaluations";
+  po.y_label = "mean |chain 0 - chain 1|";
+  po.log_xy = true;
+  write_line_plot({mae, tgt}, stem + ".png", stem + ".svg", po);
+  return {stem + ".png", stem + ".svg"};
+}
+
 // Table (+ twins), exports, heatmap and scores.json; returns the paths written.
 std::vector<std::string> write_results(const ProfileOptions& o, const BudgetTable& t, const std::string& table_path,
                                        const json& scores, json& summary) {
@@ -193,6 +218,7 @@ std::vector<std::string> write_results(const ProfileOptions& o, const BudgetTabl
     write_heatmap(t.scores, t.model.n_layers, t.model.n_kv_heads, png, svg, ho);
     files.push_back(png);
     files.push_back(svg);
+    for (auto& p : write_convergence_plot(summary, o.out_dir + "/" + name + ".convergence")) files.push_back(p);
   } else {
     summary["note"] = "gnuplot not found: no heatmap";
   }
@@ -314,6 +340,15 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
                                                          : score_taskkv(opt, *game);
   times["scores_s"] = seconds_since(t0);
   hs.method["time_s"] = times["scores_s"];
+  const double est_s = times["scores_s"].get<double>();
+  const double evals_per_s = est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0;
+  std::optional<Convergence> conv;
+  if (hs.estimate) {
+    // The table says itself whether the profile behind it converged (cokv-eval repeats it).
+    conv = assess_convergence(*hs.estimate, n, hs.tolerance, evals_per_s);
+    hs.method["convergence"] = convergence_json(*conv);
+    hs.method["convergence_statement"] = convergence_sentence(*conv);
+  }
   for (double s : hs.values)
     if (!std::isfinite(s)) fail("profile", "scores", "finite values", "a NaN or infinity");
   t0 = Clock::now();
@@ -324,10 +359,12 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
 
   // ---- files ------------------------------------------------------------------------------------
   const std::string name = summary_name(opt);
-  const double est_s = times["scores_s"].get<double>();
-  json summary = run_summary(opt, *backend, sha, ts, u_full, u_empty, jgame,
-                             est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0);
+  json summary = run_summary(opt, *backend, sha, ts, u_full, u_empty, jgame, evals_per_s);
   add_convergence(summary, hs);
+  if (conv) {
+    summary["convergence"] = convergence_json(*conv);
+    summary["convergence_statement"] = convergence_sentence(*conv);
+  }
   if (!selection.empty())
     summary["selection"] = {{"mean_budget", sorted_budgets(opt).front()}, {"candidates", selection}};
   for (const auto& lv : table.tables) {

@@ -20,7 +20,8 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
       fail(where, "series '" + s.name + "'", "as many y as x values (at least one)",
            std::to_string(s.x.size()) + " x, " + std::to_string(s.y.size()) + " y");
     for (size_t i = 0; i < s.x.size(); ++i)
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (opt.log2_x && s.x[i] <= 0))
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || ((opt.log2_x || opt.log_xy) && s.x[i] <= 0) ||
+          (opt.log_xy && s.y[i] <= 0))
         fail(where, "series '" + s.name + "'", "finite values (x > 0 on a log axis)");
     if (!s.y_lo.empty() && (s.y_lo.size() != s.x.size() || s.y_hi.size() != s.x.size()))
       fail(where, "series '" + s.name + "'", "one error bar (low, high) per x value");
@@ -48,6 +49,7 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
   body += "set xlabel " + gnuplot_quote(opt.x_label) + " noenhanced\n";
   body += "set ylabel " + gnuplot_quote(opt.y_label) + " noenhanced\n";
   body += "set grid\nset key outside right top noenhanced\nset tics out\n";
+  if (opt.log_xy) body += "set logscale xy 10\n";
   if (opt.log2_x) {
     body += "set logscale x 2\n";
     // Ticks at the data's x values.

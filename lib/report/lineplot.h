@@ -18,6 +18,7 @@ struct LineSeries {
 struct LinePlotOptions {
   std::string title, x_label, y_label;
   bool log2_x = false;  // budgets double: a log2 x axis spaces them evenly
+  bool log_xy = false;  // decimal log scales on both axes (convergence plots); values > 0
   std::string gnuplot = "gnuplot";
   int width_px = 720, height_px = 460;
 };
