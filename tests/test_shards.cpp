@@ -95,6 +95,10 @@ TEST_CASE("shards: 3 shards merged equal the unsharded run; bad and missing shar
   const json s = json::parse(read_file_bytes((merged / "summary.json").string()));
   CHECK(s["evaluations"]["computed"] == 0);  // every coalition came from the shards
   CHECK(s["evaluations"]["replayed"] == 4 * 3 * 2 * 2 + 2);
+  // Convergence across shards: the merged summary states it, with the cost at the shards' rate.
+  CHECK(s["convergence"]["met"] == false);
+  CHECK(s["convergence"]["further_seconds"].get<double>() > 0);
+  CHECK(s["evaluations_per_s"].get<double>() > 0);
 
   // Re-running a shard is idempotent: nothing new is computed, the journal does not change.
   {
