@@ -1,4 +1,4 @@
-// cokv-generate: greedy continuation of a prompt on the CPU runtime (full KV cache).
+// cokv-generate: greedy continuation of a prompt on a backend's runtime (full KV cache).
 //   cokv-generate --prompt "What is the capital of France?" --chat
 //   cokv-generate --model FOLDER_OR_GGUF --dry-run      memory the model needs, nothing loaded
 #include <CLI/CLI.hpp>
@@ -7,18 +7,20 @@
 #include "core/error.h"
 #include "core/paths.h"
 #include "model/model_source.h"
-#include "runtime/batch_decode.h"
-#include "runtime/model.h"
-#include "runtime/prefill.h"
+#include "runtime/backend.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"cokv-generate: greedy continuation of a prompt with the built-in CPU runtime"};
-  std::string model_path = cokv::default_model_path(), prompt, weights = "auto";
+  CLI::App app{"cokv-generate: greedy continuation of a prompt with the built-in runtime"};
+  cokv::BackendOptions bo;
+  bo.model_path = cokv::default_model_path();
+  std::string prompt, backend = "auto", weights = "auto";
   bool chat = false, show_ids = false, dry_run = false;
   int max_new = 64;
-  app.add_option("--model", model_path,
+  app.add_option("--model", bo.model_path,
                  "GGUF file or Hugging Face folder (config.json, safetensors, tokenizer.json); "
                  "default: the model scripts/setup fetched");
+  app.add_option("--backend", backend, "auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--prompt", prompt, "prompt text (required unless --dry-run)");
   app.add_flag("--chat", chat, "wrap the prompt in the model's chat template as a user turn");
   app.add_option("--max-new", max_new, "maximum new tokens")->check(CLI::Range(1, 100000));
@@ -36,26 +38,29 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (dry_run) {
-      const cokv::ModelConfig c = cokv::read_model_config(model_path);
-      std::cout << "model:             " << model_path << " (" << cokv::model_format_name(cokv::model_format(model_path))
-                << "; " << c.arch << ", " << c.n_layers << " layers, hidden " << c.hidden << ", heads " << c.n_heads
-                << "/" << c.n_kv_heads << " x " << c.head_dim << ", ffn " << c.ffn << ", vocab " << c.n_vocab << ")\n"
+      const cokv::ModelConfig c = cokv::read_model_config(bo.model_path);
+      std::cout << "model:             " << bo.model_path << " ("
+                << cokv::model_format_name(cokv::model_format(bo.model_path)) << "; " << c.arch << ", " << c.n_layers
+                << " layers, hidden " << c.hidden << ", heads " << c.n_heads << "/" << c.n_kv_heads << " x "
+                << c.head_dim << ", ffn " << c.ffn << ", vocab " << c.n_vocab << ")\n"
                 << cokv::memory_report(c);
       return 0;
     }
     if (prompt.empty()) throw cokv::Error("--prompt: expected a prompt (or --dry-run)");
-    auto m = cokv::Model::load(model_path,
-                               numerics == "ggml" ? cokv::Model::Numerics::Ggml : cokv::Model::Numerics::Fp32,
-                               cokv::parse_weight_mode(weights));
-    const std::string text = chat ? m->chat.apply_user(prompt) : prompt;
-    const std::vector<int32_t> ids = m->tok.encode(text);
-    cokv::PromptKV p = cokv::prefill(*m, ids);
-    cokv::Policy full{cokv::BudgetVector::all(m->cfg.n_kv_players())};
+    bo.kind = cokv::parse_backend(backend);
+    bo.numerics = numerics == "ggml" ? cokv::Model::Numerics::Ggml : cokv::Model::Numerics::Fp32;
+    bo.weights = cokv::parse_weight_mode(weights);
+    auto b = cokv::open_backend(bo);
+    const cokv::ModelInfo& m = b->model();
+    const std::string text = chat ? m.chat.apply_user(prompt) : prompt;
+    const std::vector<int32_t> ids = m.tok.encode(text);
+    const auto p = b->prefill(ids);
+    cokv::Policy full{cokv::BudgetVector::all(m.cfg.n_kv_players())};
     cokv::GenOptions opt;
     opt.max_new = max_new;
-    opt.stop = m->tok.stop_tokens();
-    auto res = cokv::generate(*m, p, std::span(&full, 1), opt);
-    std::cout << m->tok.decode(res[0].tokens, true) << "\n";
+    opt.stop = m.tok.stop_tokens();
+    auto res = b->generate(*p, std::span(&full, 1), opt);
+    std::cout << m.tok.decode(res[0].tokens, true) << "\n";
     if (show_ids) {
       for (int32_t t : res[0].tokens) std::cerr << t << ' ';
       std::cerr << "\n";

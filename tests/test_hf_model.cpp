@@ -21,6 +21,7 @@
 #include "model/model_source.h"
 #include "model/safetensors.h"
 #include "profile/profile_run.h"
+#include "runtime/cpu_backend.h"
 #include "runtime/model.h"
 #include "safetensors_writer.h"
 
@@ -66,7 +67,8 @@ void edit_json(const fs::path& p, const std::function<void(json&)>& f) {
 
 void expect_load_error(const fs::path& dir, std::vector<std::string> needles) {
   try {
-    load_model_parts(dir.string());
+    const ModelInfo info = load_model_info(dir.string());
+    load_model_weights(dir.string(), info.cfg, WeightMode::Fp32);
     FAIL("no error");
   } catch (const Error& e) {
     INFO("message: " << e.what());
@@ -260,11 +262,11 @@ TEST_CASE("a Hugging Face folder through cokv-profile, cokv-eval and cokv-genera
   const fs::path out = fs::path(COKV_BUILD_DIR) / "test-tmp" / "hf_e2e";
   fs::remove_all(out);
   profile::ProfileOptions o;
-  o.model_path = folder;
-  o.weights = WeightMode::Bf16;
+  o.backend.model_path = folder;
+  o.backend.weights = WeightMode::Bf16;
   o.longbench_dir = std::string(COKV_SOURCE_DIR) + "/tests/data/profile";
   o.category = "synthetic";
-  o.method = "baklava";
+  o.method = profile::ProfileMethod::Baklava;
   o.budgets = {16, 32};
   o.out_dir = (out / "profile").string();
   o.max_length = 96;
@@ -278,7 +280,7 @@ TEST_CASE("a Hugging Face folder through cokv-profile, cokv-eval and cokv-genera
   CHECK(t.model.n_layers == 2);
   CHECK(t.model.n_kv_heads == 2);
 
-  auto m = Model::load(folder, Model::Numerics::Fp32, WeightMode::Bf16);
+  CpuBackend backend(Model::load(folder, Model::Numerics::Fp32, WeightMode::Bf16));
   EvalRunOptions e;
   e.benchmark_dir = std::string(COKV_SOURCE_DIR) + "/tests/data/eval";
   e.dataset_table = configs_dir() + "/longbench.json";
@@ -286,13 +288,13 @@ TEST_CASE("a Hugging Face folder through cokv-profile, cokv-eval and cokv-genera
   e.methods = {"full"};
   e.budgets = {};
   e.tables = {r.table_path};
-  e.split = "all";
+  e.split = SplitPart::All;
   e.max_records = 1;
   e.max_new_cap = 4;
   e.max_length = 200;
   e.plots = false;
   e.out_dir = (out / "eval").string();
-  const auto sum = run_eval(*m, e, nullptr);
+  const auto sum = run_eval(backend, e, nullptr);
   CHECK(sum.n_predictions_new == 3);  // full + the table's two levels
   const json settings = json::parse(read_file_bytes((out / "eval" / "run.json").string()));
   CHECK(settings["settings"]["weights"] == "bf16");

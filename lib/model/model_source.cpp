@@ -7,7 +7,6 @@
 #include "core/sha256.h"
 #include "model/gguf.h"
 #include "model/hf_config.h"
-#include "model/hf_tokenizer.h"
 #include "model/safetensors.h"
 
 namespace cokv {
@@ -47,21 +46,10 @@ TensorIndex tensor_index(const SafetensorsSet& files, const std::string& dir) {
   return ix;
 }
 
-ModelParts load_model_parts(const std::string& path, WeightMode mode) {
-  if (model_format(path) == ModelFormat::Gguf) {
-    GgufFile f = GgufFile::open(path);
-    ModelConfig cfg = config_from_gguf(f);
-    mode = resolve_weight_mode(mode, cfg);
-    Weights w = load_weights(f, cfg, mode);
-    return {ModelFormat::Gguf, mode, std::move(cfg), std::move(w), Tokenizer::from_gguf(f), chat_template_from_gguf(f)};
-  }
-  ModelConfig cfg = config_from_hf(path);
-  mode = resolve_weight_mode(mode, cfg);
-  Tokenizer tok = Tokenizer::from_spec(tokenizer_spec_from_hf(path));  // before the weights: errors come early
-  ChatTemplate chat = chat_template_from_hf(path);
+Weights load_model_weights(const std::string& path, const ModelConfig& cfg, WeightMode mode) {
+  if (model_format(path) == ModelFormat::Gguf) return load_weights(GgufFile::open(path), cfg, mode);
   const SafetensorsSet files = SafetensorsSet::open_folder(path);
-  Weights w = load_weights(tensor_index(files, path), cfg, mode);
-  return {ModelFormat::HfFolder, mode, std::move(cfg), std::move(w), std::move(tok), std::move(chat)};
+  return load_weights(tensor_index(files, path), cfg, mode);
 }
 
 namespace {

@@ -5,27 +5,20 @@
 #include <string>
 
 #include "model/config.h"
-#include "model/tokenizer.h"
+#include "model/model_info.h"
 #include "model/weights.h"
 
 namespace cokv {
 
-enum class ModelFormat { Gguf, HfFolder };
 ModelFormat model_format(const std::string& path);  // a folder is HfFolder; throws if path is missing
 const char* model_format_name(ModelFormat f);       // "gguf" | "hf-folder"
 
 // The config alone (GGUF: header and metadata; folder: config.json), no weights decoded.
 ModelConfig read_model_config(const std::string& path);
 
-struct ModelParts {
-  ModelFormat format;
-  WeightMode weights;  // as loaded (Auto resolved)
-  ModelConfig cfg;
-  Weights w;
-  Tokenizer tok;
-  ChatTemplate chat;
-};
-ModelParts load_model_parts(const std::string& path, WeightMode mode = WeightMode::Fp32);
+// The weights of the model at `path` (cfg: its config, from load_model_info / read_model_config),
+// decoded into the storage `mode` asks for (Auto resolved from cfg).
+Weights load_model_weights(const std::string& path, const ModelConfig& cfg, WeightMode mode);
 
 // The tensors of a folder's safetensors files (which stay mapped while `files` lives).
 class SafetensorsSet;

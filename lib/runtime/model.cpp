@@ -5,10 +5,11 @@
 namespace cokv {
 
 std::unique_ptr<Model> Model::load(const std::string& path, Numerics numerics, WeightMode weights) {
-  ModelParts p = load_model_parts(path, weights);
+  ModelInfo info = load_model_info(path);  // config and tokenizer first: their errors come before the weights'
+  info.weights = resolve_weight_mode(weights, info.cfg);
+  Weights w = load_model_weights(path, info.cfg, info.weights);
   const ActQuant aq = numerics == Numerics::Ggml ? ActQuant::Q8Blocks : ActQuant::Fp32;
-  return std::unique_ptr<Model>(new Model{path, std::move(p.cfg), std::move(p.w), std::move(p.tok), std::move(p.chat),
-                                          aq, p.format, p.weights});
+  return std::unique_ptr<Model>(new Model{std::move(info), std::move(w), aq});
 }
 
 }  // namespace cokv
