@@ -40,7 +40,7 @@ struct BackendOptions {
   std::string model_path;                // empty: default_model_path()
   Model::Numerics numerics = Model::Numerics::Fp32;  // CPU: fp32 (reference) or ggml rounding
   // Weights in memory: fp32 | bf16 | auto. Every backend resolves Auto the same way
-  // (resolve_weight_mode on the model's config), so callers can name the mode they ran with.
+  // (resolve_weight_mode on the model's config) and records the result in model().weights.
   WeightMode weights = WeightMode::Auto;
 };
 
