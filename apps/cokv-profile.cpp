@@ -3,14 +3,66 @@
 // lib/profile/profile_run.cpp.
 //   cokv-profile --longbench SUITE --category few_shot --method ssv --utility loglik
 //                --budgets 64,128 --samples 8 --out out/few_shot
+//   cokv-profile export out/few_shot/few_shot.cokv-ssv.budget.json --out DIR --reference-length 2000
+//                (re-exports an existing table for other engines)
 #include <CLI/CLI.hpp>
+#include <cstring>
 #include <iostream>
 
 #include "core/error.h"
+#include "export/exports.h"
+#include "kv/budget_table.h"
 #include "profile/profile_run.h"
 
+namespace {
+
+// Export settings shared by a profile run and `cokv-profile export` (reference length aside).
+void add_export_flags(CLI::App& app, cokv::ExportOptions& e) {
+  app.add_option("--headkv-beta", e.headkv_beta, "exports: HeadKV beta of the headkv_budgets files")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--headkv-normalize", e.headkv_normalize, "exports: min-max normalise headkv_scores.json");
+  app.add_option("--lukv-min-length", e.lukv_min_length,
+                 "exports: shortest prompt on which every LU-KV head keeps its window (0: exact at T)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--duo-sink-size", e.duo_sink_size,
+                 "exports: DuoAttention sink_size (default: the table's sink)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--duo-recent-size", e.duo_recent_size,
+                 "exports: DuoAttention recent_size (default: the table's window; 0 is refused)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+int run_export(int argc, char** argv) {
+  CLI::App app{
+      "cokv-profile export: writes a budget table's files for other engines (see exports.json there)"};
+  std::string table_path, out_dir;
+  cokv::ExportOptions e;
+  app.add_option("table", table_path, "a cokv.budget.v1 file")->required();
+  app.add_option("--out", out_dir, "output folder")->required();
+  app.add_option("--reference-length", e.reference_length, "prompt length T for ratio formats")
+      ->check(CLI::PositiveNumber);
+  add_export_flags(app, e);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    std::vector<std::string> notes;
+    for (const auto& p : cokv::export_all(cokv::read_budget_table(table_path), out_dir, e, &notes))
+      std::cout << p << "\n";
+    for (const auto& n : notes) std::cerr << "cokv-profile export: " << n << "\n";
+  } catch (const std::exception& ex) {
+    std::cerr << "cokv-profile export: " << ex.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  CLI::App app{"cokv-profile: per-KV-head scores and budget tables (CoKV SSV, BaKlaVa, Task-KV)"};
+  if (argc > 1 && std::strcmp(argv[1], "export") == 0) return run_export(argc - 1, argv + 1);
+  CLI::App app{
+      "cokv-profile: per-KV-head scores and budget tables (CoKV SSV, BaKlaVa, Task-KV)\n"
+      "  cokv-profile export TABLE --out DIR [--reference-length T ...] re-exports a table "
+      "(cokv-profile export --help)"};
   cokv::profile::ProfileOptions o;
   std::string distance = "euclidean", tk_score = "frequency";
   int64_t samples = 0;
@@ -51,7 +103,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", o.seed, "estimator seed");
   app.add_flag("--resume", o.resume, "replay OUT/journal.txt and continue");
   app.add_option("--threads", o.threads, "OpenMP threads for the whole run (0: OpenMP default)");
-  app.add_option("--reference-length", o.reference_length, "exports: prompt length T for ratio formats");
+  app.add_option("--reference-length", o.reference_length,
+                 "exports: prompt length T for ratio formats (0: the longest profiled prompt)");
+  add_export_flags(app, o.exports);
   app.add_option("--baklava-tokens", o.baklava_tokens, "BaKlaVa: profiled tokens per prompt (0: all)");
   app.add_flag("!--baklava-no-layer-weight", o.baklava_layer_weight,
                "BaKlaVa: scores without the layer proxy");

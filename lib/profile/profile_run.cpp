@@ -420,10 +420,12 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   write_budget_table(res.table_path, table);
   res.files.push_back(res.table_path);
   for (auto& p : write_npy_twin(res.table_path, table)) res.files.push_back(p);
-  ExportOptions eo;
-  eo.reference_length =
-      opt.reference_length > 0 ? opt.reference_length : (opt.max_length > 0 ? opt.max_length : 8000);
-  for (auto& p : export_all(table, opt.out_dir + "/exports", eo)) res.files.push_back(p);
+  // Ratio formats default to the longest profiled prompt: the prompt length the table was made on.
+  ExportOptions eo = opt.exports;
+  eo.reference_length = opt.reference_length > 0 ? opt.reference_length : std::max(1, int(max_t));
+  std::vector<std::string> export_notes;
+  for (auto& p : export_all(table, opt.out_dir + "/exports", eo, &export_notes)) res.files.push_back(p);
+  for (const auto& note : export_notes) plog << "exports: " << note << "\n";
   std::string heatmap_note;
   if (gnuplot_available()) {
     HeatmapOptions ho;
