@@ -45,7 +45,7 @@ int run_export(int argc, char** argv) {
   cokv::ExportOptions e;
   app.add_option("table", table_path, "a cokv.budget.v1 file")->required();
   app.add_option("--out", out_dir, "output folder")->required();
-  app.add_option("--reference-length", e.reference_length, "prompt length T for ratio formats")
+  app.add_option("--reference-length", e.reference_length, "prompt length T for ratio formats (default 8000)")
       ->check(CLI::PositiveNumber);
   add_export_flags(app, e);
   CLI11_PARSE(app, argc, argv);
