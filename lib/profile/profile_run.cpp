@@ -294,6 +294,7 @@ struct MergeContext {
   uint32_t count = 1;
   std::vector<uint32_t> indices;
   std::vector<std::string> commands;  // per index in `indices`
+  double evaluations_per_s = 0;       // the shards' rate together (their summaries), 0 if unknown
 };
 
 std::string missing_message(const std::vector<EvalKey>& missing, const MergeContext& mc) {
@@ -423,7 +424,10 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
   if (opt.shard_count > 1) return finish_shard(opt, jgame, journal_path, seconds_since(t_start));
   if (merge && !jgame.missing().empty()) throw Error(missing_message(jgame.missing(), *merge));
   const double est_s = times["scores_s"].get<double>();
-  const double evals_per_s = est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0;
+  // A merge computes nothing: its rate is the shards' (run side by side).
+  const double evals_per_s = merge ? merge->evaluations_per_s
+                             : est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s
+                                         : 0.0;
   std::optional<Convergence> conv;
   if (hs.estimate) {
     // The table says itself whether the profile behind it converged (cokv-eval repeats it).
@@ -520,7 +524,19 @@ ProfileResult merge_profile(const std::vector<std::string>& shards, const std::s
   o.resume = true;
   o.command_line = "cokv-profile merge (" + std::to_string(mj.indices.size()) + " of " + std::to_string(mj.count) +
                    " shards, " + std::to_string(mj.records) + " records)";
-  const MergeContext mc{mj.count, mj.indices, mj.commands};
+  // The shards' rate side by side: all their evaluations over the longest shard's time, from the
+  // summaries they wrote beside their journals (when there).
+  int64_t computed = 0;
+  double longest = 0;
+  for (const auto& sh : shards) {
+    const std::string sum = sh.substr(0, sh.size() - std::string(".journal").size()) + ".summary.json";
+    if (sh.size() <= 8 || !fs::exists(sum)) continue;
+    const json j = json::parse(read_file_bytes(sum), nullptr, false);
+    if (!j.is_object() || !j.contains("evaluations")) continue;
+    computed += j["evaluations"].value("computed", int64_t(0));
+    longest = std::max(longest, j.value("time_s", 0.0));
+  }
+  const MergeContext mc{mj.count, mj.indices, mj.commands, longest > 0 ? double(computed) / longest : 0.0};
   return run_profile_impl(o, log, &mc);
 }
 
