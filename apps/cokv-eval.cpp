@@ -16,13 +16,14 @@
 #include "core/progress.h"
 #include "data/score_file.h"
 #include "eval/eval_run.h"
-#include "runtime/model.h"
+#include "runtime/backend.h"
 
 namespace {
 
 void setup_run(CLI::App& app) {
   struct Args {
-    std::string model = cokv::default_model_path();
+    cokv::BackendOptions backend;
+    std::string backend_kind = "auto", utility = "metric", scorer = "snapkv", chat = "none", split = "test";
     cokv::EvalRunOptions opt;
   };
   auto args = std::make_shared<Args>();
@@ -30,7 +31,15 @@ void setup_run(CLI::App& app) {
   o.dataset_table = cokv::configs_dir() + "/longbench.json";
   CLI::App* cmd =
       app.add_subcommand("run", "Evaluate KV methods x budgets on a LongBench-format suite (resumable)");
-  cmd->add_option("--model", args->model, "GGUF model file")->capture_default_str();
+  args->backend.model_path = cokv::default_model_path();
+  cmd->add_option("--model", args->backend.model_path, "GGUF model file")->capture_default_str();
+  cmd->add_option("--backend", args->backend_kind, "Runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  cmd->add_option("--utility", args->utility,
+                  "metric: greedy output scored by the dataset metric | loglik: mean gold-answer log-likelihood")
+      ->check(CLI::IsMember({"metric", "loglik"}))
+      ->capture_default_str();
   cmd->add_option("--longbench", o.benchmark_dir, "LongBench checkout or local suite folder (data/, config/)")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -50,14 +59,22 @@ void setup_run(CLI::App& app) {
   cmd->add_option("--tables", o.tables,
                   "cokv.budget.v1 files (cokv-profile): every table is a method at its mean budget")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--scorer", o.scorer, "Token choice inside a head: snapkv | ahakv")->capture_default_str();
+  cmd->add_flag("--allow-model-mismatch", o.allow_model_mismatch,
+                  "Evaluate tables made for another model of the same shape (warns)");
+  cmd->add_option("--scorer", args->scorer, "Token choice inside a head: snapkv | ahakv")
+      ->check(CLI::IsMember({"snapkv", "ahakv"}))
+      ->capture_default_str();
   cmd->add_option("--window", o.window, "Recent prompt tokens every head keeps")->capture_default_str();
   cmd->add_option("--max-length", o.max_length, "Prompt tokens kept by middle truncation (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--chat", o.chat,
-                  "Chat template: longbench (per dataset, as pred.py) | none (raw, as CoKV)")
+  cmd->add_option("--chat", args->chat,
+                  "Chat template: none (raw prompts, as CoKV; cokv-profile's default too) | longbench (per dataset, "
+                  "as pred.py)")
+      ->check(CLI::IsMember({"none", "longbench"}))
       ->capture_default_str();
-  cmd->add_option("--split", o.split, "CoKV's seed-42 split: test | validation | all")->capture_default_str();
+  cmd->add_option("--split", args->split, "CoKV's seed-42 split: test | validation | all")
+      ->check(CLI::IsMember({"test", "validation", "all"}))
+      ->capture_default_str();
   cmd->add_option("--max-records", o.max_records, "First N records of the split per dataset (0 = all)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-new", o.max_new_cap, "Cap on every dataset's max new tokens (0 = the dataset's)")
@@ -70,9 +87,15 @@ void setup_run(CLI::App& app) {
   cmd->add_option("--out", o.out_dir, "Output folder (predictions.jsonl, scores.json, results.md, plots)")
       ->required();
   cmd->callback([args] {
-    auto m = cokv::Model::load(args->model);
+    cokv::EvalRunOptions& o = args->opt;
+    args->backend.kind = cokv::parse_backend(args->backend_kind);
+    o.utility = cokv::parse_utility(args->utility);
+    o.scorer = cokv::parse_scorer(args->scorer);
+    o.chat = cokv::longbench::chat_policy_from_name(args->chat);
+    o.split = cokv::parse_split(args->split);
+    auto backend = cokv::open_backend(args->backend);
     cokv::Progress prog(std::cerr, "eval", 0);
-    const auto sum = cokv::run_eval(*m, args->opt, &prog);
+    const auto sum = cokv::run_eval(*backend, o, &prog);
     prog.finish();
     for (const auto& n : sum.notes) std::cerr << "note: " << n << "\n";
     std::cerr << sum.n_records << " records: " << sum.n_records_run << " evaluated, " << sum.n_predictions_new

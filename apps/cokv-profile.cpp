@@ -8,21 +8,25 @@
 
 #include "core/error.h"
 #include "profile/profile_run.h"
+#include "runtime/backend.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"cokv-profile: per-KV-head scores and budget tables (CoKV SSV, BaKlaVa, Task-KV)"};
   cokv::profile::ProfileOptions o;
-  std::string distance = "euclidean", tk_score = "frequency";
+  std::string distance = "euclidean", tk_score = "frequency", method = "ssv", utility = "loglik",
+              absent = "window", alpha = "auto", chat = "none", backend = "auto";
   int64_t samples = 0;
-  app.add_option("--model", o.model_path, "GGUF model (default: the model scripts/setup fetched)");
+  app.add_option("--model", o.backend.model_path, "GGUF model (default: the model scripts/setup fetched)");
+  app.add_option("--backend", backend, "runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--longbench", o.longbench_dir, "LongBench-format folder (data/, config/)")->required();
   auto* cat =
       app.add_option("--category", o.category, "task category (pools its datasets' validation records)");
   auto* ds = app.add_option("--dataset", o.dataset, "one dataset");
   cat->excludes(ds);
-  app.add_option("--method", o.method, "ssv | permutation | regression | exact | baklava | taskkv")
+  app.add_option("--method", method, "ssv | permutation | regression | exact | baklava | taskkv")
       ->check(CLI::IsMember({"ssv", "permutation", "regression", "exact", "baklava", "taskkv"}));
-  app.add_option("--utility", o.utility,
+  app.add_option("--utility", utility,
                  "metric (dataset metric of greedy output, CoKV) | loglik (gold answer)")
       ->check(CLI::IsMember({"metric", "loglik"}));
   app.add_option("--budgets", o.budgets, "mean budgets (tokens per KV head, window included)")
@@ -40,12 +44,12 @@ int main(int argc, char** argv) {
   app.add_flag("--left-only", o.left_only, "SSV: credit only the heads in S (CoKV's reference code)");
   app.add_flag("--antithetic", o.antithetic, "permutation: pair each permutation with its reverse");
   app.add_option("--batch", o.batch, "coalitions per batched decode")->check(CLI::Range(1, 4096));
-  app.add_option("--absent", o.absent, "heads outside the coalition: window (CoKV) | zero")
+  app.add_option("--absent", absent, "heads outside the coalition: window (CoKV) | zero")
       ->check(CLI::IsMember({"window", "zero"}));
   app.add_option("--window", o.window, "recent prompt tokens every head keeps")->check(CLI::Range(0, 100000));
-  app.add_option("--alpha", o.alpha, "CoKV Eq. 3 alpha: auto (validation pick) | integer");
+  app.add_option("--alpha", alpha, "CoKV Eq. 3 alpha: auto (validation pick) | integer");
   app.add_option("--max-length", o.max_length, "middle truncation of prompts in tokens (0: none)");
-  app.add_option("--chat", o.chat, "chat template policy: longbench (per dataset) | none")
+  app.add_option("--chat", chat, "chat template: none (raw prompts, as CoKV; the default) | longbench (per dataset, as pred.py)")
       ->check(CLI::IsMember({"longbench", "none"}));
   app.add_option("--max-records", o.max_records, "validation records per dataset (0: all)");
   app.add_option("--seed", o.seed, "estimator seed");
@@ -67,6 +71,26 @@ int main(int argc, char** argv) {
                  "budget that means full cache (0: the longest validation prompt)");
   CLI11_PARSE(app, argc, argv);
   o.samples = samples;
+  namespace p = cokv::profile;
+  try {
+    o.backend.kind = cokv::parse_backend(backend);
+    o.method = p::parse_profile_method(method);
+    o.utility = cokv::parse_utility(utility);
+    o.absent = p::parse_absent(absent);
+    o.chat = cokv::longbench::chat_policy_from_name(chat);
+    if (alpha != "auto") {
+      size_t used = 0;
+      const int a = std::stoi(alpha, &used);
+      if (used != alpha.size() || a < 1) throw std::invalid_argument(alpha);
+      o.alpha = a;
+    }
+  } catch (const std::logic_error&) {
+    std::cerr << "cokv-profile: --alpha: expected auto or a positive integer, got '" << alpha << "'\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cokv-profile: " << e.what() << "\n";
+    return 2;
+  }
   for (int i = 0; i < argc; ++i) o.command_line += (i ? " " : "") + std::string(argv[i]);
   o.taskkv.distance =
       distance == "cosine" ? cokv::profile::TaskKvDistance::Cosine : cokv::profile::TaskKvDistance::Euclidean;

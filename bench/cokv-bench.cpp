@@ -1,4 +1,4 @@
-// cokv-bench: benchmarks of the CPU runtime (never part of ctest).
+// cokv-bench: benchmarks of a backend's runtime (never part of ctest).
 //   cokv-bench forward [--reference-python PY]  prefill / decode tokens/s (+ llama.cpp side by side)
 //   cokv-bench coalitions                       evaluations/s for K budget vectors vs the naive way
 // Results are recorded by hand in bench/RESULTS.md with the machine and date.
@@ -14,8 +14,7 @@
 
 #include "core/paths.h"
 #include "kv/scorers.h"
-#include "runtime/batch_decode.h"
-#include "runtime/prefill.h"
+#include "runtime/backend.h"
 
 using namespace cokv;
 
@@ -36,7 +35,7 @@ double best_of(int repeats, F&& f) {
   return best;
 }
 
-std::vector<int32_t> synthetic_tokens(const Model& m, int n, int salt) {
+std::vector<int32_t> synthetic_tokens(const ModelInfo& m, int n, int salt) {
   std::vector<int32_t> t(n);
   for (int i = 0; i < n; ++i) t[i] = (1000 + 7919 * (i + salt)) % (m.cfg.n_vocab - 1000) + 500;
   return t;
@@ -73,27 +72,28 @@ double sgemm_gflops() {
   return 2.0 * 512 * 576 * 1536 / t / 1e9;
 }
 
-int run_forward(const Model& m, const std::string& ref_python, int repeats) {
+int run_forward(Backend& b, const std::string& ref_python, int repeats) {
+  const ModelInfo& m = b.model();
   const int threads = omp_get_max_threads();
   const ModelConfig& c = m.cfg;
   const double mhz = cpu_mhz();
   const double peak = threads * mhz * 1e6 * 32 / 1e9;  // AVX2: 2 FMA x 8 floats x 2 flops per cycle
-  nlohmann::json res = {{"cpu", cpu_name()}, {"threads", threads}, {"cpu_mhz", mhz}, {"peak_gflops_fp32", peak}};
+  nlohmann::json res = {{"backend", backend_name(b.kind())}, {"cpu", cpu_name()}, {"threads", threads}, {"cpu_mhz", mhz}, {"peak_gflops_fp32", peak}};
   res["sgemm_gflops"] = sgemm_gflops();
   for (int n : {512, 2048}) {
     auto toks = synthetic_tokens(m, n, 0);
-    const double t = best_of(repeats, [&] { prefill(m, toks); });
+    const double t = best_of(repeats, [&] { b.prefill(toks); });
     res["prefill"][std::to_string(n)] = {{"tokens_per_s", n / t}, {"seconds", t},
                                          {"linear_gflops", linear_flops_per_token(c) * n / t / 1e9}};
     std::cerr << "prefill " << n << ": " << n / t << " tok/s\n";
   }
   const int P = 512, new_tokens = 64;
-  PromptKV p = prefill(m, synthetic_tokens(m, P, 1));
+  const auto p = b.prefill(synthetic_tokens(m, P, 1));
   for (int B : {1, 32}) {
     std::vector<Policy> pols(B, Policy{BudgetVector::all(c.n_kv_players()), nullptr});
     GenOptions go;
     go.max_new = new_tokens + 1;  // the first token comes from prefill: 64 decode steps
-    const double t = best_of(repeats, [&] { generate(m, p, pols, go); });
+    const double t = best_of(repeats, [&] { b.generate(*p, pols, go); });
     res["decode"][std::to_string(B)] = {{"tokens_per_s", B * new_tokens / t}, {"seconds", t}};
     std::cerr << "decode batch " << B << ": " << B * new_tokens / t << " tok/s\n";
   }
@@ -118,13 +118,14 @@ int run_forward(const Model& m, const std::string& ref_python, int repeats) {
   return 0;
 }
 
-int run_coalitions(const Model& m, int prompt_len, int answer_len, int gen_len, std::vector<int> ks, int repeats) {
+int run_coalitions(Backend& b, int prompt_len, int answer_len, int gen_len, std::vector<int> ks, int repeats) {
+  const ModelInfo& m = b.model();
   const int n = m.cfg.n_kv_players();
   auto toks = synthetic_tokens(m, prompt_len, 2);
   auto answer = synthetic_tokens(m, answer_len, 3);
-  PromptKV p = prefill(m, toks);
+  const auto p = b.prefill(toks);
   ScorerConfig sc;
-  Rankings rk = rank_prompt(p, sc);
+  Rankings rk = b.rank(*p, sc);
   std::mt19937 rng(1);
   auto coalitions = [&](int K) {
     std::vector<Policy> pols;
@@ -142,16 +143,16 @@ int run_coalitions(const Model& m, int prompt_len, int answer_len, int gen_len, 
   full.insert(full.end(), answer.begin(), answer.end());
   PrefillOptions po;
   po.keep_kv = false;
-  const double t_naive_ll = best_of(1, [&] { prefill(m, full, po); });
-  const double t_prefill = best_of(1, [&] { prefill(m, toks); });
+  const double t_naive_ll = best_of(1, [&] { b.prefill(full, po); });
+  const double t_prefill = best_of(1, [&] { b.prefill(toks); });
   res["naive"]["loglik_evals_per_s"] = 1.0 / t_naive_ll;
   std::cerr << "naive loglik: " << 1.0 / t_naive_ll << " evals/s\n";
   for (int K : ks) {
     auto pols = coalitions(K);
-    const double tl = best_of(repeats, [&] { loglik(m, p, pols, answer); });
+    const double tl = best_of(repeats, [&] { b.loglik(*p, pols, answer); });
     GenOptions go;
     go.max_new = gen_len;
-    const double tg = best_of(repeats, [&] { generate(m, p, pols, go); });
+    const double tg = best_of(repeats, [&] { b.generate(*p, pols, go); });
     res["K"][std::to_string(K)] = {{"loglik_evals_per_s", K / tl}, {"greedy_evals_per_s", K / tg}};
     if (K == 1) res["naive"]["greedy_evals_per_s"] = 1.0 / (t_prefill + tg);
     std::cerr << "K=" << K << ": loglik " << K / tl << " evals/s, greedy " << K / tg << " evals/s\n";
@@ -164,10 +165,14 @@ int run_coalitions(const Model& m, int prompt_len, int answer_len, int gen_len, 
 
 int main(int argc, char** argv) {
   CLI::App app{"cokv-bench: runtime benchmarks (results go to bench/RESULTS.md)"};
-  std::string model_path = default_model_path(), ref_python;
+  std::string ref_python, backend = "auto";
+  BackendOptions bo;
+  bo.model_path = default_model_path();
   int repeats = 2, prompt_len = 2048, answer_len = 16, gen_len = 32;
   std::vector<int> ks = {1, 8, 32, 64};
-  app.add_option("--model", model_path, "GGUF model file");
+  app.add_option("--model", bo.model_path, "GGUF model file");
+  app.add_option("--backend", backend, "auto | cpu | cuda (this build: " + built_backends() + ")")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--repeats", repeats, "best of N runs");
   auto* fwd = app.add_subcommand("forward", "prefill tokens/s at 512 and 2048 tokens; decode tokens/s at batch 1 and 32");
   fwd->add_option("--reference-python", ref_python,
@@ -180,9 +185,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   CLI11_PARSE(app, argc, argv);
   try {
-    auto m = Model::load(model_path);
-    if (*fwd) return run_forward(*m, ref_python, repeats);
-    return run_coalitions(*m, prompt_len, answer_len, gen_len, ks, repeats);
+    bo.kind = parse_backend(backend);
+    auto b = open_backend(bo);
+    if (*fwd) return run_forward(*b, ref_python, repeats);
+    return run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats);
   } catch (const std::exception& e) {
     std::cerr << "cokv-bench: " << e.what() << "\n";
     return 1;

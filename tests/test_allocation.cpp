@@ -1,16 +1,53 @@
 // Allocation: exact totals and floors on random scores, CoKV Eq. 3 against a hand computation,
-// proportional/uniform/Task-KV rules, prompt-length caps and per-layer helpers.
+// proportional/uniform/Task-KV rules, AdaKV and PyramidKV (exact sums, floors, per-layer totals,
+// cross-head top-k against a brute force), prompt-length caps and per-layer helpers.
 #include <algorithm>
+#include <functional>
 #include <catch2/catch.hpp>
 #include <numeric>
 #include <random>
 
 #include "core/error.h"
-#include "profile/allocation.h"
+#include "kv/allocation.h"
 
 using namespace cokv;
 
 static int64_t sum(const std::vector<int>& v) { return std::accumulate(v.begin(), v.end(), int64_t(0)); }
+
+namespace {
+
+// Random rankings: per head a sorted (descending) score list over T - window positions.
+Rankings random_rankings(int L, int G, int T, int window, uint32_t seed, bool skewed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0.f, 1.f);
+  Rankings r;
+  r.n_tokens = T;
+  r.window = window;
+  r.heads.resize(size_t(L) * G);
+  for (int p = 0; p < L * G; ++p) {
+    HeadRanking& h = r.heads[p];
+    const int n = T - window;
+    const float scale = skewed ? float(p % G + 1) * float(p % G + 1) : 1.f;  // head g's scores x (g+1)^2
+    for (int j = 0; j < n; ++j) h.score.push_back(u(rng) * scale);
+    std::sort(h.score.begin(), h.score.end(), std::greater<float>());
+    h.order.resize(n);
+    std::iota(h.order.begin(), h.order.end(), 0);
+  }
+  return r;
+}
+
+// cokv-profile's static Task-KV table rule: full heads shrink to what the layer leaves.
+Budgets static_taskkv(const std::vector<uint8_t>& het, int L, int G, double mean, int window, int sink,
+                      int full) {
+  TaskKvAllocOptions o;
+  o.window = window;
+  o.sink = sink;
+  o.full_budget = full;
+  o.fit = TaskKvFit::Shrink;
+  return allocate_task_kv(het, L, G, mean, o);
+}
+
+}  // namespace
 
 TEST_CASE("allocation: CoKV Eq. 3 matches a hand computation", "[allocation]") {
   // n = 6, window 8, mean 20 -> B = 6 x (20 - 8) = 72, alpha = 2.
@@ -91,7 +128,7 @@ TEST_CASE("allocation: proportional with floor and exponent", "[allocation]") {
 TEST_CASE("allocation: Task-KV keeps full heads and splits the rest", "[allocation]") {
   // 3 layers x 3 KV heads, mean 300 -> layer total 900. Full heads get 500.
   std::vector<uint8_t> het{1, 0, 0, /**/ 0, 0, 0, /**/ 0, 1, 0};
-  TaskKvOptions opt;
+  TaskKvAllocOptions opt;
   opt.window = 8;
   opt.sink = 4;
   opt.full_budget = 500;
@@ -154,4 +191,90 @@ TEST_CASE("allocation: per-layer helpers", "[allocation]") {
   REQUIRE(layer_mean_budgets(b, 2, 3) == std::vector<int>{20, 8});
   REQUIRE(layer_means({1, 2, 3, 4}, 2, 2) == std::vector<double>{1.5, 3.5});
   REQUIRE_THROWS(layer_totals(b, 3, 3));
+}
+
+TEST_CASE("taskkv static budgets: full heads take what the layer allows", "[allocation]") {
+  // 2 layers x 3 heads; one heterogeneous head per layer; window 8, sink 4 (floor 12).
+  const std::vector<uint8_t> het{0, 1, 0, 1, 0, 0};
+  // mean 16: layer total 48, ordinary 2 x 12, full head 24.
+  CHECK(static_taskkv(het, 2, 3, 16, 8, 4, 1000) == std::vector<int>{12, 24, 12, 24, 12, 12});
+  // full_budget 30 caps the full head; ordinary heads share 150 - 30 = 120.
+  CHECK(static_taskkv(het, 2, 3, 50, 8, 4, 30) == std::vector<int>{60, 30, 60, 30, 60, 60});
+  // A full budget below the window is raised to the window; a layer without heterogeneous heads
+  // is uniform (largest remainder, lower index first); totals are exact.
+  CHECK(static_taskkv(het, 2, 3, 17, 8, 4, 5) == std::vector<int>{22, 8, 21, 8, 22, 21});
+  CHECK(static_taskkv({0, 1, 0, 0, 0, 0}, 2, 3, 17, 8, 4, 5) ==
+        std::vector<int>{22, 8, 21, 17, 17, 17});
+  // All heads heterogeneous: they share the layer total.
+  CHECK(static_taskkv({1, 1, 1}, 1, 3, 20, 8, 4, 1000) == std::vector<int>{20, 20, 20});
+  // Too small for window + sink per ordinary head.
+  CHECK_THROWS_WITH(static_taskkv(het, 2, 3, 10, 8, 4, 1000), Catch::Contains("layer 0"));
+}
+
+TEST_CASE("adakv: per-layer totals exact, floor kept, cross-head top-k", "[allocation]") {
+  const int L = 4, G = 3, T = 300, W = 8;
+  for (int budget : {8, 9, 16, 64, 128}) {
+    for (bool skewed : {false, true}) {
+      const Rankings r = random_rankings(L, G, T, W, 7u + budget, skewed);
+      const auto b = adakv_budgets(r, L, G, budget, W, 0.2);
+      REQUIRE(b.size() == size_t(L * G));
+      const int floor = int(std::floor(0.2 * (budget - W)));
+      for (int il = 0; il < L; ++il) {
+        int64_t sum = 0;
+        for (int g = 0; g < G; ++g) {
+          CHECK(b[il * G + g] >= W + floor);
+          sum += b[il * G + g];
+        }
+        CHECK(sum == int64_t(G) * budget);
+        // Brute force: after the floors, the remaining G*(c-W) - G*floor slots are the largest
+        // remaining scores of the layer.
+        std::vector<std::pair<float, int>> rest;
+        for (int g = 0; g < G; ++g)
+          for (size_t j = floor; j < r.heads[il * G + g].score.size(); ++j)
+            rest.push_back({r.heads[il * G + g].score[j], g});
+        std::sort(rest.begin(), rest.end(), [](auto& a, auto& x) { return a.first > x.first; });
+        std::vector<int> want(G, W + floor);
+        for (int k = 0; k < G * (budget - W - floor); ++k) ++want[rest[k].second];
+        for (int g = 0; g < G; ++g) CHECK(b[il * G + g] == want[g]);
+      }
+      if (skewed && budget >= 64) {
+        // Head 2's scores are 9x head 0's: it gets more of the layer.
+        CHECK(b[2] > b[0]);
+      }
+    }
+  }
+  // A short prompt: heads cannot take more than they have; nothing exceeds T.
+  const Rankings r = random_rankings(2, 3, 20, W, 3, true);
+  for (int32_t v : adakv_budgets(r, 2, 3, 64, W)) CHECK(v <= 20);
+  CHECK_THROWS_AS(adakv_budgets(r, 2, 3, 4, W), Error);
+}
+
+TEST_CASE("pyramidkv: linear decrease, exact total, uniform within a layer", "[allocation]") {
+  for (auto [L, G, c] : std::vector<std::tuple<int, int, int>>{
+           {30, 3, 64}, {30, 3, 128}, {32, 8, 128}, {5, 2, 9}, {1, 4, 32}}) {
+    const int W = 8;
+    const auto b = pyramidkv_budgets(L, G, c, W, 20.0);
+    REQUIRE(b.size() == size_t(L * G));
+    int64_t total = 0;
+    std::vector<int64_t> layer(L, 0);
+    for (int il = 0; il < L; ++il) {
+      int mn = 1 << 30, mx = 0;
+      for (int g = 0; g < G; ++g) {
+        const int v = b[il * G + g];
+        CHECK(v >= W);
+        layer[il] += v;
+        mn = std::min(mn, v);
+        mx = std::max(mx, v);
+      }
+      CHECK(mx - mn <= 1);
+      total += layer[il];
+    }
+    CHECK(total == int64_t(L) * G * c);
+    for (int il = 1; il < L; ++il) CHECK(layer[il] <= layer[il - 1]);
+    if (L == 30 && c == 64) {
+      // beta 20: bottom per-head ~ W + 2*56 - 2.8 = 117.2, top ~ W + 2.8 = 10.8 (PyramidKV's schedule)
+      CHECK(std::abs(layer[0] / double(G) - 117.2) < 1.0);
+      CHECK(std::abs(layer[L - 1] / double(G) - 10.8) < 1.0);
+    }
+  }
 }

@@ -11,7 +11,7 @@
 #include "core/npy.h"
 #include "kv/budget_table.h"
 #include "model/config.h"
-#include "profile/allocation.h"
+#include "kv/allocation.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
@@ -197,7 +197,7 @@ TEST_CASE("budget table: checked against a model config (30 layers x 3 KV heads)
   cfg.n_layers = 30;
   cfg.n_heads = 9;
   cfg.n_kv_heads = 3;
-  REQUIRE_NOTHROW(check_against_model(t, cfg, path));
+  REQUIRE_NOTHROW(check_against_model(t, cfg, "", path));
   // A table made for a 32-layer, 8-KV-head model.
   json j = budget_table_to_json(t);
   BudgetTable big;
@@ -205,13 +205,13 @@ TEST_CASE("budget table: checked against a model config (30 layers x 3 KV heads)
   big.method = {{"name", "uniform"}};
   big.scores.assign(256, 1.0);
   big.tables.push_back({128, std::nullopt, allocate_uniform(256, 128, 8), json::object()});
-  REQUIRE_THROWS_WITH(check_against_model(big, cfg, path),
+  REQUIRE_THROWS_WITH(check_against_model(big, cfg, "", path),
                       Catch::Contains(path) && Catch::Contains("model.n_layers") &&
                           Catch::Contains("expected 30") && Catch::Contains("got 32"));
   big.model.n_layers = 30;
   big.scores.assign(240, 1.0);
   big.tables[0].budgets = allocate_uniform(240, 128, 8);
-  REQUIRE_THROWS_WITH(check_against_model(big, cfg, path), Catch::Contains("model.n_kv_heads") &&
+  REQUIRE_THROWS_WITH(check_against_model(big, cfg, "", path), Catch::Contains("model.n_kv_heads") &&
                                                                Catch::Contains("expected 3") &&
                                                                Catch::Contains("got 8"));
   REQUIRE_THROWS_WITH(check_against_model(t, 30, 3, path, 9, std::string(64, 'b')),

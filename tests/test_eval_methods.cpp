@@ -1,6 +1,6 @@
-// cokv-eval building blocks without a model: AdaKV and PyramidKV budget construction (exact
-// sums, floors, per-layer totals, cross-head top-k against a brute force), benchmark folders
-// (local-suite and LongBench layouts), grouped rescoring of cokv-eval predictions, line plots.
+// cokv-eval building blocks without a model: the method list, benchmark folders (local-suite
+// and LongBench layouts), grouped rescoring of cokv-eval predictions, line plots. (AdaKV and
+// PyramidKV budgets: test_allocation.cpp.)
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/paths.h"
 #include "data/score_file.h"
-#include "eval/benchmark.h"
+#include "data/suite.h"
 #include "eval/methods.h"
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
@@ -22,26 +22,6 @@ namespace fs = std::filesystem;
 using namespace cokv;
 
 namespace {
-
-// Random rankings: per head a sorted (descending) score list over T - window positions.
-Rankings random_rankings(int L, int G, int T, int window, uint32_t seed, bool skewed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(0.f, 1.f);
-  Rankings r;
-  r.n_tokens = T;
-  r.window = window;
-  r.heads.resize(size_t(L) * G);
-  for (int p = 0; p < L * G; ++p) {
-    HeadRanking& h = r.heads[p];
-    const int n = T - window;
-    const float scale = skewed ? float(p % G + 1) * float(p % G + 1) : 1.f;  // head g's scores x (g+1)^2
-    for (int j = 0; j < n; ++j) h.score.push_back(u(rng) * scale);
-    std::sort(h.score.begin(), h.score.end(), std::greater<float>());
-    h.order.resize(n);
-    std::iota(h.order.begin(), h.order.end(), 0);
-  }
-  return r;
-}
 
 fs::path scratch(const std::string& name) {
   fs::path p = fs::path(COKV_BUILD_DIR) / "test-scratch" / "eval" / name;
@@ -56,74 +36,6 @@ void write(const fs::path& p, const std::string& s) {
 }
 
 }  // namespace
-
-TEST_CASE("adakv: per-layer totals exact, floor kept, cross-head top-k", "[eval]") {
-  const int L = 4, G = 3, T = 300, W = 8;
-  for (int budget : {8, 9, 16, 64, 128}) {
-    for (bool skewed : {false, true}) {
-      const Rankings r = random_rankings(L, G, T, W, 7u + budget, skewed);
-      const auto b = adakv_budgets(r, L, G, budget, W, 0.2);
-      REQUIRE(b.size() == size_t(L * G));
-      const int floor = int(std::floor(0.2 * (budget - W)));
-      for (int il = 0; il < L; ++il) {
-        int64_t sum = 0;
-        for (int g = 0; g < G; ++g) {
-          CHECK(b[il * G + g] >= W + floor);
-          sum += b[il * G + g];
-        }
-        CHECK(sum == int64_t(G) * budget);
-        // Brute force: after the floors, the remaining G*(c-W) - G*floor slots are the largest
-        // remaining scores of the layer.
-        std::vector<std::pair<float, int>> rest;
-        for (int g = 0; g < G; ++g)
-          for (size_t j = floor; j < r.heads[il * G + g].score.size(); ++j)
-            rest.push_back({r.heads[il * G + g].score[j], g});
-        std::sort(rest.begin(), rest.end(), [](auto& a, auto& x) { return a.first > x.first; });
-        std::vector<int> want(G, W + floor);
-        for (int k = 0; k < G * (budget - W - floor); ++k) ++want[rest[k].second];
-        for (int g = 0; g < G; ++g) CHECK(b[il * G + g] == want[g]);
-      }
-      if (skewed && budget >= 64) {
-        // Head 2's scores are 9x head 0's: it gets more of the layer.
-        CHECK(b[2] > b[0]);
-      }
-    }
-  }
-  // A short prompt: heads cannot take more than they have; nothing exceeds T.
-  const Rankings r = random_rankings(2, 3, 20, W, 3, true);
-  for (int32_t v : adakv_budgets(r, 2, 3, 64, W)) CHECK(v <= 20);
-  CHECK_THROWS_AS(adakv_budgets(r, 2, 3, 4, W), Error);
-}
-
-TEST_CASE("pyramidkv: linear decrease, exact total, uniform within a layer", "[eval]") {
-  for (auto [L, G, c] : std::vector<std::tuple<int, int, int>>{
-           {30, 3, 64}, {30, 3, 128}, {32, 8, 128}, {5, 2, 9}, {1, 4, 32}}) {
-    const int W = 8;
-    const auto b = pyramidkv_budgets(L, G, c, W, 20.0);
-    REQUIRE(b.size() == size_t(L * G));
-    int64_t total = 0;
-    std::vector<int64_t> layer(L, 0);
-    for (int il = 0; il < L; ++il) {
-      int mn = 1 << 30, mx = 0;
-      for (int g = 0; g < G; ++g) {
-        const int v = b[il * G + g];
-        CHECK(v >= W);
-        layer[il] += v;
-        mn = std::min(mn, v);
-        mx = std::max(mx, v);
-      }
-      CHECK(mx - mn <= 1);
-      total += layer[il];
-    }
-    CHECK(total == int64_t(L) * G * c);
-    for (int il = 1; il < L; ++il) CHECK(layer[il] <= layer[il - 1]);
-    if (L == 30 && c == 64) {
-      // beta 20: bottom per-head ~ W + 2*56 - 2.8 = 117.2, top ~ W + 2.8 = 10.8 (PyramidKV's schedule)
-      CHECK(std::abs(layer[0] / double(G) - 117.2) < 1.0);
-      CHECK(std::abs(layer[L - 1] / double(G) - 10.8) < 1.0);
-    }
-  }
-}
 
 TEST_CASE("method list: full once, built-ins x budgets, errors", "[eval]") {
   ModelConfig cfg;
@@ -183,7 +95,7 @@ TEST_CASE("benchmark folders: local-suite configs and LongBench checkout layout"
   write(suite / "config" / "categories.json", R"({"synthetic": ["passkey"], "few_shot": ["fortune_topic"]})");
   write(suite / "data" / "passkey.jsonl", "\n");
   const std::string table = configs_dir() + "/longbench.json";
-  const Benchmark b = open_benchmark(suite.string(), table);
+  const Suite b = open_suite(suite.string(), table);
   REQUIRE(b.datasets.size() == 2);
   const auto& pk = b.dataset("passkey").info;
   CHECK(pk.metric == longbench::Metric::Count);
@@ -202,14 +114,14 @@ TEST_CASE("benchmark folders: local-suite configs and LongBench checkout layout"
   CHECK_THROWS_WITH(b.select({}, "nope"), Catch::Contains("category 'nope'"));
 
   // LongBench layout: only prompts and maxlen; the rest from configs/longbench.json.
-  const Benchmark lb = open_benchmark(std::string(COKV_SOURCE_DIR) + "/tests/data/eval", table);
+  const Suite lb = open_suite(std::string(COKV_SOURCE_DIR) + "/tests/data/eval", table);
   CHECK(lb.dataset("trec").info.metric == longbench::Metric::Classification);
   CHECK(lb.dataset("trec").info.first_line);
   CHECK(lb.dataset("hotpotqa").info.category == "multi_doc_qa");
   CHECK(lb.dataset("hotpotqa").info.max_new_tokens == 32);
   CHECK(lb.select({}, "few_shot") == std::vector<std::string>{"trec"});
   CHECK(lb.select({"all"}, "") == std::vector<std::string>{"hotpotqa", "trec"});  // LongBench's order
-  CHECK_THROWS_WITH(open_benchmark(scratch("empty").string(), table), Catch::Contains("dataset2prompt.json"));
+  CHECK_THROWS_WITH(open_suite(scratch("empty").string(), table), Catch::Contains("dataset2prompt.json"));
 }
 
 TEST_CASE("score: cokv-eval predictions group by method and budget, metric from the record", "[eval]") {
@@ -248,7 +160,7 @@ TEST_CASE("line plots: PNG and SVG written", "[eval]") {
   }
   const fs::path dir = scratch("plot");
   std::vector<LineSeries> s{{"uniform", {32, 64, 128}, {10, 20, 25}},
-                            {"full cache", {32, 128}, {30, 30}, true, false}};
+                            {"full cache", {32, 128}, {30, 30}, {}, {}, true, false}};
   LinePlotOptions o;
   o.title = "it's a test";
   o.log2_x = true;

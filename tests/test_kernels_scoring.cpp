@@ -10,6 +10,7 @@
 
 #include "compact.cuh"
 #include "kv/budget.h"
+#include "kv/prompt_kv.h"
 #include "kv/scorers.h"
 #include "prefill_attention.cuh"
 #include "rank.cuh"

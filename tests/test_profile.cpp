@@ -9,12 +9,14 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "core/npy.h"
+#include "core/sha256.h"
 #include "kv/budget_table.h"
 #include "model_fixture.h"
 #include "profile/profile_run.h"
@@ -54,14 +56,15 @@ profile::ProfileOptions tiny(const std::string& method, const fs::path& out) {
   profile::ProfileOptions o;
   o.longbench_dir = kFixture;
   o.category = "synthetic";
-  o.method = method;
-  o.utility = "loglik";
+  o.method = profile::parse_profile_method(method);
+  o.utility = Utility::Loglik;
   o.budgets = {16, 32};
   o.out_dir = out.string();
   o.samples = 2;
   o.chains = 2;
   o.batch = 16;
   o.max_length = 96;  // ~126 tokens with the chat template: CI time
+  o.chat = longbench::ChatPolicy::LongBench;  // the fixture's datasets ask for the chat template
   o.max_records = 1;
   o.threads = 1;  // a loaded CI machine runs one thread several times faster
   return o;
@@ -71,7 +74,7 @@ void check_table_files(const profile::ProfileResult& r, const Model& m, const fs
   const int L = m.cfg.n_layers, G = m.cfg.n_kv_heads, H = m.cfg.n_heads, n = L * G;
   // The file validates on read and matches the model (shape and file hash).
   const BudgetTable t = read_budget_table(r.table_path);
-  check_against_model(t, m.cfg, r.table_path);
+  check_against_model(t, m.cfg, sha256_file_hex(m.path), r.table_path);
   CHECK(t.model.file_sha256.size() == 64);
   CHECK_NOTHROW(check_against_model(t, L, G, r.table_path, H, t.model.file_sha256));
   REQUIRE(t.tables.size() == 2);
@@ -126,6 +129,19 @@ TEST_CASE("cokv-profile ssv end to end on the tiny fixture", "[profile][model]")
   // The full cache explains the gold answers better than the window alone.
   CHECK(s["utility_full"].get<double>() > s["utility_empty"].get<double>());
   CHECK(r.table.tables[0].alpha.has_value());
+  // The convergence statement: 2 samples per chain cannot reach the 1/n target; the samples
+  // still needed follow MAE ~ 1/sqrt(samples) from the last check, and the table says so too.
+  const json& c = s["convergence"];
+  const double mae = s["chain_mae"].get<double>(), target = 1.0 / m.cfg.n_kv_players();
+  CHECK(c["target"].get<double>() == Approx(target));
+  CHECK(c["met"] == false);
+  CHECK(c["further_samples_per_chain"].get<int64_t>() ==
+        int64_t(std::ceil(2.0 * (mae / target) * (mae / target))) - 2);
+  CHECK(c["further_evaluations"].get<int64_t>() == c["further_samples_per_chain"].get<int64_t>() * 16);
+  CHECK(c["further_seconds"].get<double>() > 0);
+  CHECK_THAT(s["convergence_statement"].get<std::string>(), Catch::Contains("not converged"));
+  CHECK(r.table.method["convergence"]["met"] == false);
+  if (gnuplot_available()) CHECK(fs::file_size(out / "synthetic.cokv-ssv.convergence.png") > 100);
   // A fresh run refuses to overwrite the journal.
   CHECK_THROWS_WITH(profile::run_profile(tiny("ssv", out), nullptr), Catch::Contains("journal"));
 }

@@ -6,7 +6,7 @@
 #include "data/split.h"
 #include "model_fixture.h"
 #include "profile/baklava.h"
-#include "profile/samples.h"
+#include "data/suite.h"
 #include "profile/taskkv.h"
 
 using namespace cokv;
@@ -84,24 +84,6 @@ TEST_CASE("taskkv semantic vector matches a scalar reference", "[profile]") {
   CHECK(got[0][1] == Approx(ref[1]).epsilon(1e-5));
 }
 
-TEST_CASE("taskkv static budgets: full heads take what the layer allows", "[profile]") {
-  // 2 layers x 3 heads; one heterogeneous head per layer; window 8, sink 4 (floor 12).
-  const std::vector<uint8_t> het{0, 1, 0, 1, 0, 0};
-  // mean 16: layer total 48, ordinary 2 x 12, full head 24.
-  CHECK(taskkv_static_budgets(het, 2, 3, 16, 8, 4, 1000) == std::vector<int>{12, 24, 12, 24, 12, 12});
-  // full_budget 30 caps the full head; ordinary heads share 150 - 30 = 120.
-  CHECK(taskkv_static_budgets(het, 2, 3, 50, 8, 4, 30) == std::vector<int>{60, 30, 60, 30, 60, 60});
-  // A full budget below the window is raised to the window; a layer without heterogeneous heads
-  // is uniform (largest remainder, lower index first); totals are exact.
-  CHECK(taskkv_static_budgets(het, 2, 3, 17, 8, 4, 5) == std::vector<int>{22, 8, 21, 8, 22, 21});
-  CHECK(taskkv_static_budgets({0, 1, 0, 0, 0, 0}, 2, 3, 17, 8, 4, 5) ==
-        std::vector<int>{22, 8, 21, 17, 17, 17});
-  // All heads heterogeneous: they share the layer total.
-  CHECK(taskkv_static_budgets({1, 1, 1}, 1, 3, 20, 8, 4, 1000) == std::vector<int>{20, 20, 20});
-  // Too small for window + sink per ordinary head.
-  CHECK_THROWS_WITH(taskkv_static_budgets(het, 2, 3, 10, 8, 4, 1000), Catch::Contains("layer 0"));
-}
-
 TEST_CASE("baklava profiled rows are evenly spaced and end at the last token", "[profile]") {
   CHECK(profiled_rows(5, 0) == std::vector<int>{0, 1, 2, 3, 4});
   CHECK(profiled_rows(5, 8) == std::vector<int>{0, 1, 2, 3, 4});
@@ -126,8 +108,9 @@ TEST_CASE("baklava importance: a zeroed head scores 0, others match a scalar ref
   for (int i = 0; i < x.size(); ++i) x.data()[i] = N01(rng);
   for (int i = 0; i < attn.size(); ++i) attn.data()[i] = N01(rng);
   attn.middleCols(0, D).setZero();  // query head 0 contributes nothing
-  BaklavaObserver obs(m, 0);
-  for (int l = 0; l < L; ++l) obs.on_layer(l, x, attn, x, l == il ? Mat(-x) : x);
+  BaklavaObserver obs(m.cfg, 0);
+  const ModelHeadProjection wo_proj(m);
+  for (int l = 0; l < L; ++l) obs.on_layer(l, x, attn, x, l == il ? Mat(-x) : x, wo_proj);
   const auto q = obs.query_head_importance();
   CHECK(q[size_t(il) * H + 0] == Approx(0.0).margin(1e-12));
   // Head 1 by hand: o = attn_1 Wo_1^T, importance = 1 - mean_t cos(x_t, x_t + o_t).
@@ -175,6 +158,7 @@ TEST_CASE("profile samples: the fixture's category, metrics, split and answer to
   CHECK(pk.first_line);
   SampleOptions so;
   so.max_records = 3;
+  so.chat = longbench::ChatPolicy::LongBench;  // per dataset: passkey asks for the chat template
   const auto samples = validation_samples(m, s, {"passkey"}, so);
   // 4 records -> all 4 are validation (CoKV takes 30), seed-42 order, first 3 kept.
   REQUIRE(samples.size() == 3);

@@ -184,6 +184,8 @@ ChatPolicy chat_policy_from_name(const std::string& name) {
   fail("chat policy", "'" + name + "'", "longbench or none");
 }
 
+const char* chat_policy_name(ChatPolicy p) { return p == ChatPolicy::LongBench ? "longbench" : "none"; }
+
 bool use_chat_template(const DatasetInfo& d, ChatPolicy p) {
   return p == ChatPolicy::LongBench && d.chat_template;
 }

@@ -70,6 +70,7 @@ enum class ChatPolicy {
   None,       // never (CoKV, HeadKV: raw prompts)
 };
 ChatPolicy chat_policy_from_name(const std::string& name);  // "longbench" | "none"
+const char* chat_policy_name(ChatPolicy p);
 bool use_chat_template(const DatasetInfo& d, ChatPolicy p);
 
 struct PromptOptions {

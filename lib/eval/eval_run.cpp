@@ -12,9 +12,8 @@
 
 #include "core/error.h"
 #include "core/file_bytes.h"
+#include "core/sha256.h"
 #include "data/records.h"
-#include "data/split.h"
-#include "eval/benchmark.h"
 #include "eval/methods.h"
 #include "report/eval_report.h"
 
@@ -26,51 +25,37 @@ using nlohmann::ordered_json;
 namespace {
 
 struct Item {
-  const BenchDataset* ds;
+  const SuiteDataset* ds;
   longbench::Record rec;
 };
 
-std::string pred_key(const std::string& dataset, const std::string& id, const std::string& label,
-                     int budget) {
-  return dataset + '\x1f' + id + '\x1f' + label + '\x1f' + std::to_string(budget);
+// A method of this run with the key its prediction lines carry.
+struct RunMethod {
+  const MethodSpec* spec;
+  std::string fingerprint;
+};
+
+std::string pred_key(const std::string& dataset, const std::string& id, const std::string& label, int budget,
+                     const std::string& fingerprint) {
+  return dataset + '\x1f' + id + '\x1f' + label + '\x1f' + std::to_string(budget) + '\x1f' + fingerprint;
 }
 
-Sample make_sample(const Model& m, const BenchDataset& d, const longbench::Record& r,
-                   const EvalRunOptions& opt) {
-  longbench::TokenizerFns fns{[&](std::string_view s) { return m.tok.encode(s); },
-                              [&](const std::vector<int32_t>& ids) { return m.tok.decode(ids, true); }};
-  longbench::PromptOptions po;
-  po.max_length = opt.max_length;
-  po.chat = longbench::chat_policy_from_name(opt.chat);
-  const auto bp = longbench::build_prompt(r, d.prompt_template, d.info, po, fns,
-                                          [&](const std::string& u) { return m.chat.apply_user(u); });
-  Sample s;
-  s.id = r.id;
-  s.dataset = d.info.name;
-  s.prompt = m.tok.encode(bp.text);
-  s.answers = r.answers;
-  if (r.all_classes) s.all_classes = *r.all_classes;
-  s.scoring = {d.info.metric, d.info.first_line};
-  s.max_new = opt.max_new_cap > 0 ? std::min(opt.max_new_cap, d.info.max_new_tokens) : d.info.max_new_tokens;
-  s.stop = m.tok.stop_tokens();
-  if (d.info.stop_on_newline) {
-    // pred.py: tokenizer.encode("\n", add_special_tokens=False)[-1]
-    const auto nl = m.tok.encode("\n", false, false);
-    if (!nl.empty()) s.stop.push_back(nl.back());
-  }
-  return s;
+std::string pred_key(const Item& it, const RunMethod& rm) {
+  return pred_key(it.ds->info.name, it.rec.id, rm.spec->label, rm.spec->budget, rm.fingerprint);
 }
 
 // Settings that change predictions; a resumed run must match them.
-ordered_json run_settings(const Model& m, const EvalRunOptions& opt) {
+ordered_json run_settings(const Backend& b, const std::string& model_sha, const EvalRunOptions& opt) {
   ordered_json s;
-  s["model"] = fs::path(m.path).filename().string();
-  s["model_bytes"] = fs::exists(m.path) ? int64_t(fs::file_size(m.path)) : int64_t(-1);
-  s["scorer"] = opt.scorer;
+  s["model"] = fs::path(b.model().path).filename().string();
+  s["model_sha256"] = model_sha;
+  s["backend"] = backend_name(b.kind());
+  s["utility"] = utility_name(opt.utility);
+  s["scorer"] = scorer_name(opt.scorer);
   s["window"] = opt.window;
   s["max_length"] = opt.max_length;
-  s["chat"] = opt.chat;
-  s["split"] = opt.split;
+  s["chat"] = longbench::chat_policy_name(opt.chat);
+  s["split"] = split_name(opt.split);
   s["max_new_cap"] = opt.max_new_cap;
   return s;
 }
@@ -100,6 +85,12 @@ void check_or_write_settings(const std::string& path, const ordered_json& settin
   write_file_bytes(path, j.dump(2) + "\n");
 }
 
+std::string line_key(const json& j, const std::string& where) {
+  return pred_key(longbench::get_string(j, "dataset", where), longbench::get_string(j, "_id", where),
+                  longbench::get_string(j, "method", where), int(longbench::get_integer(j, "budget", where)),
+                  j.contains("method_key") && j["method_key"].is_string() ? j["method_key"].get<std::string>() : "");
+}
+
 // Reads the keys of an existing predictions file. A last line cut short by a crash (no
 // trailing newline) is dropped from the file.
 std::set<std::string> load_done(const std::string& path) {
@@ -111,108 +102,86 @@ std::set<std::string> load_done(const std::string& path) {
     text.resize(cut == std::string::npos ? 0 : cut + 1);
     write_file_bytes(path, text);
   }
-  longbench::for_each_jsonl(path, {}, [&](const json& j, const std::string& where) {
-    done.insert(pred_key(longbench::get_string(j, "dataset", where), longbench::get_string(j, "_id", where),
-                         longbench::get_string(j, "method", where),
-                         int(longbench::get_integer(j, "budget", where))));
-  });
+  longbench::for_each_jsonl(path, {}, [&](const json& j, const std::string& where) { done.insert(line_key(j, where)); });
   return done;
 }
 
-std::vector<size_t> pick(size_t n, const std::string& split, int max_records) {
-  std::vector<size_t> idx;
-  if (split == "all") {
-    for (size_t i = 0; i < n; ++i) idx.push_back(i);
-  } else {
-    const auto s = longbench::validation_test_split(n);
-    idx = split == "test" ? s.test : s.validation;
+// The records, in run order: dataset by dataset, split order inside.
+std::vector<Item> select_items(const Suite& suite, const std::vector<std::string>& names, const EvalRunOptions& opt) {
+  std::vector<Item> items;
+  for (const std::string& name : names) {
+    const SuiteDataset& d = suite.dataset(name);
+    auto recs = longbench::read_records(d.data_path);
+    for (size_t i : split_indices(recs.size(), opt.split, opt.max_records)) items.push_back({&d, std::move(recs[i])});
   }
-  if (max_records > 0 && idx.size() > size_t(max_records)) idx.resize(size_t(max_records));
-  return idx;
+  return items;
+}
+
+SampleOptions sample_options(const EvalRunOptions& opt) {
+  SampleOptions so;
+  so.max_length = opt.max_length;
+  so.chat = opt.chat;
+  so.max_new_cap = opt.max_new_cap;
+  return so;
 }
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-}  // namespace
+ordered_json prediction_line(const Item& it, const RunMethod& rm, const SampleResult& r, int prompt_tokens,
+                             Utility u) {
+  ordered_json j;
+  j["pred"] = r.prediction;
+  j["answers"] = it.rec.answers;
+  j["all_classes"] = it.rec.all_classes ? json(*it.rec.all_classes) : json(nullptr);
+  j["length"] = it.rec.length;
+  j["dataset"] = it.ds->info.name;
+  j["_id"] = it.rec.id;
+  j["method"] = rm.spec->label;
+  j["budget"] = rm.spec->budget;
+  j["method_key"] = rm.fingerprint;
+  if (u == Utility::Metric)
+    j["score"] = r.score;
+  else
+    j["loglik"] = r.loglik;
+  j["kv_bytes"] = r.kv_bytes;
+  j["kept_tokens"] = r.kept_tokens;
+  j["prompt_tokens"] = prompt_tokens;
+  j["gen_tokens"] = r.tokens.size();
+  j["metric"] = longbench::metric_name(it.ds->info.metric);
+  j["first_line"] = it.ds->info.first_line;
+  return j;
+}
 
-EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* progress) {
-  if (opt.out_dir.empty()) fail("--out", "folder", "an output folder");
-  if (opt.split != "test" && opt.split != "validation" && opt.split != "all")
-    fail("--split", "'" + opt.split + "'", "test, validation or all");
-  if (opt.window < 1) fail("--window", std::to_string(opt.window), "at least 1");
-  longbench::chat_policy_from_name(opt.chat);  // validates
-  MethodOptions mo;
-  mo.scorer.kind = parse_scorer(opt.scorer);
-  if (mo.scorer.kind != ScorerKind::SnapKV && mo.scorer.kind != ScorerKind::AhaKV)
-    fail("--scorer", "'" + opt.scorer + "'", "snapkv or ahakv");
-  mo.scorer.window = opt.window;
-  for (int b : opt.budgets)
-    if (b < opt.window)
-      fail("--budgets", std::to_string(b), "mean budgets >= the window (" + std::to_string(opt.window) + ")");
-
-  const Benchmark bench = open_benchmark(opt.benchmark_dir, opt.dataset_table);
-  const std::vector<std::string> names = bench.select(opt.datasets, opt.category);
-  const std::vector<MethodSpec> methods = build_method_list(opt.methods, opt.budgets, opt.tables, m.cfg);
-
-  fs::create_directories(opt.out_dir);
-  EvalRunSummary sum;
-  sum.predictions_path = (fs::path(opt.out_dir) / "predictions.jsonl").string();
-  sum.scores_path = (fs::path(opt.out_dir) / "scores.json").string();
-  sum.results_path = (fs::path(opt.out_dir) / "results.md").string();
-  const ordered_json settings = run_settings(m, opt);
-  check_or_write_settings((fs::path(opt.out_dir) / "run.json").string(), settings);
-  std::set<std::string> done = load_done(sum.predictions_path);
-
-  // The records, in run order: dataset by dataset, split order inside.
-  std::vector<Item> items;
-  for (const std::string& name : names) {
-    const BenchDataset& d = bench.dataset(name);
-    auto recs = longbench::read_records(d.data_path);
-    for (size_t i : pick(recs.size(), opt.split, opt.max_records)) items.push_back({&d, std::move(recs[i])});
-  }
-  sum.n_records = int64_t(items.size());
-  if (progress) progress->set_total(sum.n_records);
-
+// Evaluates every record's missing predictions (one prefill and one batch per record) and
+// appends them, flushed per record.
+void predict(Backend& b, const std::vector<Item>& items, const std::vector<RunMethod>& methods,
+             const MethodOptions& mo, const EvalRunOptions& opt, std::set<std::string>& done, EvalRunSummary& sum,
+             Progress* progress) {
   std::ofstream out(sum.predictions_path, std::ios::app | std::ios::binary);
   if (!out) fail(sum.predictions_path, "file", "a writable predictions file");
+  const SampleOptions so = sample_options(opt);
   for (const Item& it : items) {
-    const std::string& dsname = it.ds->info.name;
-    std::vector<const MethodSpec*> todo;
-    for (const MethodSpec& ms : methods) {
-      const std::string key = pred_key(dsname, it.rec.id, ms.label, ms.budget);
-      if (done.count(key))
+    std::vector<const RunMethod*> todo;
+    for (const RunMethod& rm : methods) {
+      if (done.count(pred_key(it, rm)))
         ++sum.n_predictions_kept;
       else
-        todo.push_back(&ms);
+        todo.push_back(&rm);
     }
     if (!todo.empty()) {
-      PreparedSample ps(m, make_sample(m, *it.ds, it.rec, opt));
+      PreparedSample ps(b, make_sample(b.model(), it.rec, *it.ds, so));
       std::vector<BudgetRequest> reqs;
       reqs.reserve(todo.size());
-      for (const MethodSpec* ms : todo) reqs.push_back(method_request(*ms, ps, m.cfg, mo));
-      const auto res = ps.evaluate(reqs, Utility::Metric, false);
+      for (const RunMethod* rm : todo) reqs.push_back(method_request(*rm->spec, ps, b.model().cfg, mo));
+      const auto res = ps.evaluate(reqs, opt.utility, false);
       std::string lines;
       for (size_t k = 0; k < todo.size(); ++k) {
-        ordered_json j;
-        j["pred"] = res[k].prediction;
-        j["answers"] = it.rec.answers;
-        j["all_classes"] = it.rec.all_classes ? json(*it.rec.all_classes) : json(nullptr);
-        j["length"] = it.rec.length;
-        j["dataset"] = dsname;
-        j["_id"] = it.rec.id;
-        j["method"] = todo[k]->label;
-        j["budget"] = todo[k]->budget;
-        j["score"] = res[k].score;
-        j["kv_bytes"] = res[k].kv_bytes;
-        j["kept_tokens"] = res[k].kept_tokens;
-        j["prompt_tokens"] = ps.n_tokens();
-        j["gen_tokens"] = res[k].tokens.size();
-        j["metric"] = longbench::metric_name(it.ds->info.metric);
-        j["first_line"] = it.ds->info.first_line;
-        lines += j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
-        done.insert(pred_key(dsname, it.rec.id, todo[k]->label, todo[k]->budget));
+        lines += prediction_line(it, *todo[k], res[k], ps.n_tokens(), opt.utility)
+                     .dump(-1, ' ', false, json::error_handler_t::replace) +
+                 "\n";
+        done.insert(pred_key(it, *todo[k]));
       }
       out << lines;
       out.flush();
@@ -220,76 +189,147 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
       ++sum.n_records_run;
       sum.n_predictions_new += int64_t(todo.size());
     }
-    if (progress) progress->add(1, dsname);
+    if (progress) progress->add(1, it.ds->info.name);
   }
-  out.close();
+}
 
-  // Latency: each method alone with the compacted cache on the first N records.
+// Latency: each method alone with the compacted cache on the first N records.
+std::vector<LatencyRow> measure_latency(Backend& b, const std::vector<Item>& items,
+                                        const std::vector<RunMethod>& methods, const MethodOptions& mo,
+                                        const EvalRunOptions& opt, Progress* progress) {
+  const ModelConfig& c = b.model().cfg;
+  const size_t n = std::min(items.size(), size_t(opt.latency_records));
+  std::vector<LatencyRow> rows(methods.size());
+  for (size_t k = 0; k < methods.size(); ++k) {
+    rows[k].label = methods[k].spec->label;
+    rows[k].budget = methods[k].spec->budget;
+  }
+  if (progress) progress->set_total(int64_t(items.size() + n));
+  const SampleOptions so = sample_options(opt);
+  for (size_t i = 0; i < n; ++i) {
+    const double t0 = now_s();
+    PreparedSample ps(b, make_sample(b.model(), items[i].rec, *items[i].ds, so));
+    const double prefill_ms = 1e3 * (now_s() - t0);
+    for (size_t k = 0; k < methods.size(); ++k) {
+      const BudgetRequest req = method_request(*methods[k].spec, ps, c, mo);
+      ps.ranking(req.scorer);  // token scoring happens once per prompt, outside the timing
+      const double t1 = now_s();
+      const auto res = ps.evaluate(std::span(&req, 1), Utility::Metric, true);
+      const double ms = 1e3 * (now_s() - t1);
+      LatencyRow& r = rows[k];
+      r.n_records += 1;
+      r.prefill_ms += prefill_ms;
+      r.decode_ms += ms;
+      r.n_tokens += int64_t(res[0].tokens.size()) + 1;
+      const size_t gen_bytes = kv_bytes_for(int64_t(res[0].tokens.size() + 1) * c.n_kv_players(), c.head_dim);
+      r.peak_kv_bytes = std::max(r.peak_kv_bytes, res[0].kv_bytes + gen_bytes);
+    }
+    if (progress) progress->add(1, "latency");
+  }
+  return rows;
+}
+
+// The table of this run's selection from the whole predictions file.
+EvalTable collect(const std::string& predictions_path, const std::vector<Item>& items,
+                  const std::vector<RunMethod>& methods, const std::vector<std::string>& names, Utility u) {
+  std::set<std::string> wanted;
+  for (const Item& it : items)
+    for (const RunMethod& rm : methods) wanted.insert(pred_key(it, rm));
+  EvalTable table;
+  table.value = u == Utility::Metric ? EvalValue::Metric : EvalValue::Loglik;
+  table.datasets = names;
+  for (const RunMethod& rm : methods) table.rows.push_back(make_row(rm.spec->label, rm.spec->budget));
+  for (const Item& it : items) table.records[it.ds->info.name] += 1;
+  std::set<std::string> seen;
+  const char* field = u == Utility::Metric ? "score" : "loglik";
+  longbench::for_each_jsonl(predictions_path, {}, [&](const json& j, const std::string& where) {
+    const std::string key = line_key(j, where);
+    if (!wanted.count(key) || !seen.insert(key).second) return;
+    if (!j.contains(field) || !j[field].is_number()) fail(where, field, "a number");
+    table.add(j["method"].get<std::string>(), j["budget"].get<int>(), j["dataset"].get<std::string>(),
+              j["_id"].get<std::string>(), j[field].get<double>(), j.at("kept_tokens").get<int64_t>(),
+              j.at("kv_bytes").get<int64_t>());
+  });
+  table.finish();
+  return table;
+}
+
+// A method whose label and budget have lines from an earlier run under another fingerprint
+// (a table file rewritten under the same name): said once, since its rows are recomputed.
+void note_changed_methods(const std::set<std::string>& done, const std::vector<RunMethod>& methods,
+                          std::vector<std::string>& notes) {
+  std::map<std::string, std::set<std::string>> seen;  // label\x1fbudget -> fingerprints
+  for (const std::string& k : done) {
+    const size_t a = k.find('\x1f'), b = k.find('\x1f', a + 1), c = k.find('\x1f', b + 1), d = k.find('\x1f', c + 1);
+    if (d == std::string::npos) continue;
+    seen[k.substr(b + 1, d - b - 1)].insert(k.substr(d + 1));
+  }
+  for (const RunMethod& rm : methods) {
+    auto it = seen.find(rm.spec->label + '\x1f' + std::to_string(rm.spec->budget));
+    if (it != seen.end() && !it->second.count(rm.fingerprint))
+      notes.push_back((rm.spec->budget ? rm.spec->label + "@" + std::to_string(rm.spec->budget) : rm.spec->label) + ": differs from the earlier run's (" +
+                      (rm.spec->source.empty() ? "its options" : rm.spec->source + " changed") +
+                      "); its predictions are recomputed");
+  }
+}
+
+}  // namespace
+
+EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progress) {
+  if (opt.out_dir.empty()) fail("--out", "folder", "an output folder");
+  if (opt.window < 1) fail("--window", std::to_string(opt.window), "at least 1");
+  MethodOptions mo;
+  mo.scorer.kind = opt.scorer;
+  if (opt.scorer != ScorerKind::SnapKV && opt.scorer != ScorerKind::AhaKV)
+    fail("--scorer", "'" + std::string(scorer_name(opt.scorer)) + "'", "snapkv or ahakv");
+  mo.scorer.window = opt.window;
+  for (int bud : opt.budgets)
+    if (bud < opt.window)
+      fail("--budgets", std::to_string(bud), "mean budgets >= the window (" + std::to_string(opt.window) + ")");
+
+  const ModelInfo& m = b.model();
+  const std::string model_sha = sha256_file_hex(m.path);
+  const Suite suite = open_suite(opt.benchmark_dir, opt.dataset_table);
+  const std::vector<std::string> names = suite.select(opt.datasets, opt.category);
+  EvalRunSummary sum;
+  TableCheck check{model_sha, m.path, opt.allow_model_mismatch, opt.chat, opt.max_length};
+  const std::vector<MethodSpec> specs =
+      build_method_list(opt.methods, opt.budgets, opt.tables, m.cfg, check, &sum.notes);
+  std::vector<RunMethod> methods;
+  for (const MethodSpec& ms : specs) methods.push_back({&ms, method_fingerprint(ms, mo)});
+
+  fs::create_directories(opt.out_dir);
+  sum.predictions_path = (fs::path(opt.out_dir) / "predictions.jsonl").string();
+  sum.scores_path = (fs::path(opt.out_dir) / "scores.json").string();
+  sum.results_path = (fs::path(opt.out_dir) / "results.md").string();
+  const ordered_json settings = run_settings(b, model_sha, opt);
+  check_or_write_settings((fs::path(opt.out_dir) / "run.json").string(), settings);
+  std::set<std::string> done = load_done(sum.predictions_path);
+  note_changed_methods(done, methods, sum.notes);
+
+  const std::vector<Item> items = select_items(suite, names, opt);
+  sum.n_records = int64_t(items.size());
+  if (progress) progress->set_total(sum.n_records);
+  predict(b, items, methods, mo, opt, done, sum, progress);
+
   std::vector<LatencyRow> latency;
   const std::string latency_path = (fs::path(opt.out_dir) / "latency.json").string();
   if (opt.latency_records > 0) {
-    const size_t n = std::min(items.size(), size_t(opt.latency_records));
-    std::vector<LatencyRow> rows(methods.size());
-    for (size_t k = 0; k < methods.size(); ++k) {
-      rows[k].label = methods[k].label;
-      rows[k].budget = methods[k].budget;
-    }
-    if (progress) progress->set_total(sum.n_records + int64_t(n));
-    for (size_t i = 0; i < n; ++i) {
-      const double t0 = now_s();
-      PreparedSample ps(m, make_sample(m, *items[i].ds, items[i].rec, opt));
-      const double prefill_ms = 1e3 * (now_s() - t0);
-      for (size_t k = 0; k < methods.size(); ++k) {
-        const BudgetRequest req = method_request(methods[k], ps, m.cfg, mo);
-        ps.ranking(req.scorer);  // token scoring happens once per prompt, outside the timing
-        const double t1 = now_s();
-        const auto res = ps.evaluate(std::span(&req, 1), Utility::Metric, true);
-        const double ms = 1e3 * (now_s() - t1);
-        LatencyRow& r = rows[k];
-        r.n_records += 1;
-        r.prefill_ms += prefill_ms;
-        r.decode_ms += ms;
-        r.n_tokens += int64_t(res[0].tokens.size()) + 1;
-        const size_t gen_bytes =
-            kv_bytes_for(int64_t(res[0].tokens.size() + 1) * m.cfg.n_kv_players(), m.cfg.head_dim);
-        r.peak_kv_bytes = std::max(r.peak_kv_bytes, res[0].kv_bytes + gen_bytes);
-      }
-      if (progress) progress->add(1, "latency");
-    }
-    latency = rows;
+    latency = measure_latency(b, items, methods, mo, opt, progress);
     write_file_bytes(latency_path, latency_json(latency).dump(2) + "\n");
   } else if (fs::exists(latency_path)) {
     // From an earlier call with --latency: keep the rows of this run's methods.
     for (LatencyRow& r : latency_from_json(ordered_json::parse(read_file_bytes(latency_path)), latency_path))
-      for (const MethodSpec& ms : methods)
-        if (ms.label == r.label && ms.budget == r.budget) latency.push_back(r);
+      for (const RunMethod& rm : methods)
+        if (rm.spec->label == r.label && rm.spec->budget == r.budget) latency.push_back(r);
   }
 
-  // Scores from the whole predictions file, restricted to this run's selection.
-  std::set<std::string> wanted;
-  for (const Item& it : items)
-    for (const MethodSpec& ms : methods)
-      wanted.insert(pred_key(it.ds->info.name, it.rec.id, ms.label, ms.budget));
-  EvalTable table;
-  table.datasets = names;
-  for (const MethodSpec& ms : methods) table.rows.push_back(make_row(ms.label, ms.budget));
-  for (const Item& it : items) table.records[it.ds->info.name] += 1;
-  std::set<std::string> seen;
-  longbench::for_each_jsonl(sum.predictions_path, {}, [&](const json& j, const std::string& where) {
-    const std::string ds = longbench::get_string(j, "dataset", where);
-    const std::string label = longbench::get_string(j, "method", where);
-    const int budget = int(longbench::get_integer(j, "budget", where));
-    const std::string key = pred_key(ds, longbench::get_string(j, "_id", where), label, budget);
-    if (!wanted.count(key) || !seen.insert(key).second) return;
-    table.add(label, budget, ds, j.at("score").get<double>(), j.at("kept_tokens").get<int64_t>(),
-              j.at("kv_bytes").get<int64_t>());
-  });
-  table.finish();
-
+  const EvalTable table = collect(sum.predictions_path, items, methods, names, opt.utility);
   ordered_json scores = eval_scores_json(table, latency);
   scores["settings"] = settings;
   scores["settings"]["benchmark"] = fs::path(opt.benchmark_dir).filename().string();
   scores["settings"]["n_kv_heads_total"] = m.cfg.n_kv_players();
+  scores["notes"] = sum.notes;
   write_file_bytes(sum.scores_path, scores.dump(2) + "\n");
 
   std::vector<std::string> plot_files;
@@ -300,9 +340,12 @@ EvalRunSummary run_eval(const Model& m, const EvalRunOptions& opt, Progress* pro
       sum.notes.push_back(std::string("plots skipped: ") + e.what());
     }
   }
-  std::ostringstream md;
-  md << eval_results_markdown(table, latency, m.cfg.name, settings, plot_files, m.cfg.n_kv_players());
-  write_file_bytes(sum.results_path, md.str());
+  std::string md = eval_results_markdown(table, latency, m.cfg.name, settings, plot_files, m.cfg.n_kv_players());
+  if (!sum.notes.empty()) {
+    md += "\n## Notes\n\n";
+    for (const auto& n : sum.notes) md += "- " + n + "\n";
+  }
+  write_file_bytes(sum.results_path, md);
   return sum;
 }
 

@@ -3,11 +3,11 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <queue>
 
 #include "core/error.h"
+#include "core/sha256.h"
 #include "model/config.h"
-#include "profile/allocation.h"
+#include "kv/allocation.h"
 
 namespace cokv {
 
@@ -38,10 +38,51 @@ const char* method_name(MethodKind k) {
   return "?";
 }
 
+namespace {
+
+void check_table(const BudgetTable& t, const std::string& file, const ModelConfig& cfg, const TableCheck& check,
+                 std::vector<std::string>* warnings) {
+  auto warn = [&](const std::string& w) {
+    if (warnings) warnings->push_back(w);
+  };
+  check_against_model(t, cfg, "", file);  // the shape
+  if (!check.model_sha256.empty()) {
+    if (t.model.file_sha256.empty()) {
+      warn(file + ": records no model hash; only its shape was checked against " + check.model_path);
+    } else if (t.model.file_sha256 != check.model_sha256) {
+      const std::string what = file + " was made for the model with sha256 " + t.model.file_sha256 + ", but " +
+                               check.model_path + " has sha256 " + check.model_sha256;
+      if (!check.allow_model_mismatch)
+        throw Error(what + " (a table of another model of the same shape; pass --allow-model-mismatch to evaluate it "
+                           "anyway)");
+      warn(what + " (evaluated anyway: --allow-model-mismatch)");
+    }
+  }
+  const nlohmann::json& mc = t.method;
+  if (mc.contains("convergence") && mc["convergence"].is_object() && mc["convergence"].contains("met") &&
+      mc["convergence"]["met"].is_boolean() && !mc["convergence"]["met"].get<bool>())
+    warn(file + ": the profile behind this table did not converge (" +
+         (mc.contains("convergence_statement") && mc["convergence_statement"].is_string()
+              ? mc["convergence_statement"].get<std::string>()
+              : std::string("chain MAE above its target")) +
+         "); its scores are noisy");
+  const nlohmann::json& task = t.task;
+  if (check.chat && task.contains("chat") && task["chat"].is_string() &&
+      task["chat"].get<std::string>() != longbench::chat_policy_name(*check.chat))
+    warn(file + ": profiled with chat template policy '" + task["chat"].get<std::string>() +
+         "', evaluated with '" + longbench::chat_policy_name(*check.chat) + "' (another prompt format)");
+  if (check.max_length && task.contains("max_length") && task["max_length"].is_number_integer() &&
+      task["max_length"].get<int>() != *check.max_length)
+    warn(file + ": profiled with prompts truncated to " + std::to_string(task["max_length"].get<int>()) +
+         " tokens, evaluated with " + std::to_string(*check.max_length));
+}
+
+}  // namespace
+
 std::vector<MethodSpec> build_method_list(const std::vector<std::string>& methods,
                                           const std::vector<int>& budgets,
-                                          const std::vector<std::string>& table_files,
-                                          const ModelConfig& cfg) {
+                                          const std::vector<std::string>& table_files, const ModelConfig& cfg,
+                                          const TableCheck& check, std::vector<std::string>* warnings) {
   std::vector<MethodSpec> out;
   auto has = [&](const std::string& label, int budget) {
     for (const auto& m : out)
@@ -65,7 +106,7 @@ std::vector<MethodSpec> build_method_list(const std::vector<std::string>& method
     fail("--budgets", "list", "at least one mean budget for the built-in methods");
   for (const std::string& file : table_files) {
     const BudgetTable t = read_budget_table(file);
-    check_against_model(t, cfg, file);
+    check_table(t, file, cfg, check, warnings);
     const std::string stem = std::filesystem::path(file).stem().string();
     for (size_t k = 0; k < t.tables.size(); ++k) {
       const BudgetLevel& lv = t.tables[k];
@@ -79,6 +120,9 @@ std::vector<MethodSpec> build_method_list(const std::vector<std::string>& method
       m.table = lv.budgets;
       m.table_window = t.window;
       m.source = file;
+      std::string content = "window " + std::to_string(t.window) + " budgets";
+      for (int32_t b : lv.budgets) content += " " + std::to_string(b);
+      m.content_sha256 = sha256_hex(content);
       // Several levels at one budget (alphas) or several files with one method name.
       if (has(m.label, m.budget) && lv.alpha) m.label += "-a" + std::to_string(*lv.alpha);
       if (has(m.label, m.budget)) m.label += "-" + stem;
@@ -90,73 +134,16 @@ std::vector<MethodSpec> build_method_list(const std::vector<std::string>& method
   return out;
 }
 
-std::vector<int32_t> adakv_budgets(const Rankings& r, int n_layers, int n_kv_heads, int budget, int window,
-                                   double floor_share) {
-  const int G = n_kv_heads;
-  require(int(r.heads.size()) == n_layers * G, "adakv: rankings do not match the model's heads");
-  require(budget >= window,
-          "adakv: budget " + std::to_string(budget) + " is below the window " + std::to_string(window));
-  const int64_t per_head = budget - window;  // selectable slots per head on average
-  const int64_t floor = int64_t(std::floor(floor_share * double(per_head)));
-  std::vector<int32_t> out(size_t(n_layers) * G);
-  // Cross-head top-k by merging the heads' sorted score lists: a max-heap over the next
-  // candidate of each head (ties: lower head first, then the head's own order).
-  struct Cand {
-    float score;
-    int head;
-    int64_t idx;
-  };
-  auto worse = [](const Cand& a, const Cand& b) {
-    if (a.score != b.score) return a.score < b.score;
-    return a.head > b.head;
-  };
-  std::vector<Cand> heap_buf;
-  for (int il = 0; il < n_layers; ++il) {
-    std::vector<int64_t> take(G);
-    int64_t left = per_head * G;
-    for (int g = 0; g < G; ++g) {
-      const int64_t avail = int64_t(r.heads[size_t(il) * G + g].order.size());
-      take[g] = std::min(floor, avail);
-      left -= take[g];
-    }
-    heap_buf.clear();
-    std::priority_queue<Cand, std::vector<Cand>, decltype(worse)> heap(worse, std::move(heap_buf));
-    for (int g = 0; g < G; ++g) {
-      const HeadRanking& h = r.heads[size_t(il) * G + g];
-      if (take[g] < int64_t(h.order.size())) heap.push({h.score[take[g]], g, take[g]});
-    }
-    while (left > 0 && !heap.empty()) {
-      const Cand c = heap.top();
-      heap.pop();
-      ++take[c.head];
-      --left;
-      const HeadRanking& h = r.heads[size_t(il) * G + c.head];
-      if (c.idx + 1 < int64_t(h.order.size())) heap.push({h.score[c.idx + 1], c.head, c.idx + 1});
-    }
-    heap_buf = std::vector<Cand>();
-    for (int g = 0; g < G; ++g) out[size_t(il) * G + g] = int32_t(window + take[g]);
+std::string method_fingerprint(const MethodSpec& m, const MethodOptions& opt) {
+  std::string f = std::string(method_name(m.kind)) + ":" + std::to_string(m.budget);
+  switch (m.kind) {
+    case MethodKind::AdaKV: f += ":floor=" + std::to_string(opt.adakv_floor); break;
+    case MethodKind::PyramidKV: f += ":beta=" + std::to_string(opt.pyramid_beta); break;
+    case MethodKind::Streaming: f += ":sinks=" + std::to_string(opt.streaming_sinks); break;
+    case MethodKind::Table: f += ":" + m.content_sha256; break;
+    default: break;
   }
-  return out;
-}
-
-std::vector<int32_t> pyramidkv_budgets(int n_layers, int n_kv_heads, int budget, int window, double beta) {
-  require(budget >= window,
-          "pyramidkv: budget " + std::to_string(budget) + " is below the window " + std::to_string(window));
-  require(beta > 0, "pyramidkv: beta must be positive");
-  const int L = n_layers, G = n_kv_heads;
-  const double avail = budget - window;
-  const double mn = avail / beta, mx = 2 * avail - mn;
-  std::vector<double> quota(L);
-  for (int l = 0; l < L; ++l) {
-    const double per_head = L > 1 ? mx - l * (mx - mn) / (L - 1) : avail;
-    quota[l] = G * per_head;  // selectable slots of the layer
-  }
-  const std::vector<int64_t> layer = round_largest_remainder(quota, int64_t(L) * G * (budget - window));
-  std::vector<int32_t> out(size_t(L) * G);
-  for (int l = 0; l < L; ++l)
-    for (int g = 0; g < G; ++g)
-      out[size_t(l) * G + g] = int32_t(window + layer[l] / G + (g < layer[l] % G ? 1 : 0));
-  return out;
+  return f;
 }
 
 BudgetRequest method_request(const MethodSpec& m, PreparedSample& ps, const ModelConfig& cfg,

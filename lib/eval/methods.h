@@ -13,9 +13,11 @@
 // head with the run's scorer (SnapKV or AhaKV).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "data/prompt.h"
 #include "eval/evaluate.h"
 #include "kv/budget_table.h"
 
@@ -31,18 +33,31 @@ struct MethodSpec {
   MethodKind kind = MethodKind::Full;
   std::string label;       // "uniform", "adakv", or a table's method name ("cokv", ...)
   int budget = 0;          // mean budget per KV head (0 for full)
-  std::vector<int> table;  // Table: [L*G] budgets
+  Budgets table;           // Table: [L*G] budgets
   int table_window = 0;    // Table: the window the table was made for
   std::string source;      // Table: the file it came from
+  std::string content_sha256;  // Table: hash of the level's budgets and window (resume key)
+};
+
+// How table files are held against the run that evaluates them.
+struct TableCheck {
+  std::string model_sha256;           // the loaded model file's; empty: the shape only
+  std::string model_path;             // named in messages
+  bool allow_model_mismatch = false;  // a table of another model (hash) warns instead of failing
+  // The run's prompt format: a table profiled with another chat policy or truncation warns.
+  std::optional<longbench::ChatPolicy> chat;
+  std::optional<int> max_length;
 };
 
 // Built-in methods x budgets (full once, first), then every level of every table file.
-// Table files are validated against the model (shape). Labels that repeat get a suffix
-// (alpha, else the file stem).
+// Table files are validated against the model: shape always; model hash as `check` says (a
+// table without a hash warns). Labels that repeat get a suffix (alpha, else the file stem).
+// Warnings (accepted mismatches, other prompt formats) are appended to `warnings` when given.
 std::vector<MethodSpec> build_method_list(const std::vector<std::string>& methods,
                                           const std::vector<int>& budgets,
                                           const std::vector<std::string>& table_files,
-                                          const ModelConfig& cfg);
+                                          const ModelConfig& cfg, const TableCheck& check = {},
+                                          std::vector<std::string>* warnings = nullptr);
 
 struct MethodOptions {
   ScorerConfig scorer;       // token choice inside a head (SnapKV or AhaKV), with the window
@@ -51,21 +66,12 @@ struct MethodOptions {
   int streaming_sinks = 4;
 };
 
+// What determines a method's predictions beside the run's settings: its kind, budget and
+// options, or for a table the content of its level (not its name). cokv-eval's resume key.
+std::string method_fingerprint(const MethodSpec& m, const MethodOptions& opt);
+
 // The request a method makes for one prepared prompt (AdaKV reads the prompt's ranking).
 BudgetRequest method_request(const MethodSpec& m, PreparedSample& ps, const ModelConfig& cfg,
                              const MethodOptions& opt);
-
-// ---- the allocations, testable on their own ------------------------------------------------
-// AdaKV for one prompt: rankings of the prompt (heads [L*G] with sorted scores), mean budget c
-// (window included). Per layer the budgets sum to G x c exactly when every head has at least
-// c - window rankable positions; each head gets >= window + floor(floor_share x (c - window)).
-std::vector<int32_t> adakv_budgets(const Rankings& r, int n_layers, int n_kv_heads, int budget, int window,
-                                   double floor_share = 0.2);
-// PyramidKV: per-layer head budgets [L*G], layer l's per-head quota
-//   window + max - l (max - min) / (L - 1),  min = (c - window) / beta,  max = 2 (c - window) - min,
-// with layer totals rounded (largest remainder) to sum exactly to L x G x c, and each layer
-// total spread over its heads as evenly as integers allow.
-std::vector<int32_t> pyramidkv_budgets(int n_layers, int n_kv_heads, int budget, int window,
-                                       double beta = 20.0);
 
 }  // namespace cokv

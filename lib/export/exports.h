@@ -31,7 +31,7 @@
 
 #include "core/npy.h"
 #include "kv/budget_table.h"
-#include "profile/allocation.h"
+#include "kv/allocation.h"
 
 namespace cokv {
 

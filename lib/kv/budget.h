@@ -8,11 +8,14 @@
 
 namespace cokv {
 
+// Integer per-head budgets, [L*G] layer-major: what every allocator returns and tables hold.
+using Budgets = std::vector<int32_t>;
+
 constexpr int32_t kKeepAll = -1;   // keep the whole prompt
 constexpr int32_t kZeroHead = -2;  // ablation (--absent zero): the head's attention output is zeroed
 
 struct BudgetVector {
-  std::vector<int32_t> keep;  // [L*G], index il*G + g
+  Budgets keep;  // [L*G], index il*G + g
 
   static BudgetVector all(int n_heads);
   static BudgetVector uniform(int n_heads, int32_t budget);

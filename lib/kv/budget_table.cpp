@@ -199,8 +199,9 @@ void check_against_model(const BudgetTable& t, int n_layers, int n_kv_heads, con
                where);
 }
 
-void check_against_model(const BudgetTable& t, const ModelConfig& cfg, const std::string& where) {
-  check_against_model(t, cfg.n_layers, cfg.n_kv_heads, where, cfg.n_heads);
+void check_against_model(const BudgetTable& t, const ModelConfig& cfg, const std::string& file_sha256,
+                         const std::string& where) {
+  check_against_model(t, cfg.n_layers, cfg.n_kv_heads, where, cfg.n_heads, file_sha256);
 }
 
 BudgetTable budget_table_from_json(const json& j, const std::string& where) {

@@ -42,7 +42,7 @@ struct BudgetModelInfo {
 struct BudgetLevel {
   double mean_budget = 0;
   std::optional<int> alpha;                         // CoKV's alpha when the table came from Eq. 3
-  std::vector<int> budgets;                         // [n_layers * n_kv_heads]
+  std::vector<int32_t> budgets;                     // [n_layers * n_kv_heads]
   nlohmann::json extra = nlohmann::json::object();  // other keys of the table object, kept verbatim
 };
 
@@ -63,10 +63,13 @@ struct BudgetTable {
 // Throws cokv::Error naming `where` (the file) on the first problem found (see header comment).
 void validate(const BudgetTable& t, const std::string& where);
 // Checks the table against a model's shape: "<where>: model.n_layers: expected 30 (the model's),
-// got 32". n_heads and the sha256 are compared only when given (> 0 / non-empty).
+// got 32". n_heads and the sha256 are compared only when given (> 0 / non-empty) and, for the
+// sha256, when the table records one.
 void check_against_model(const BudgetTable& t, int n_layers, int n_kv_heads, const std::string& where,
                          int n_heads = 0, const std::string& file_sha256 = {});
-void check_against_model(const BudgetTable& t, const ModelConfig& cfg, const std::string& where);
+// Shape and model hash (file_sha256 of the model file the caller loaded).
+void check_against_model(const BudgetTable& t, const ModelConfig& cfg, const std::string& file_sha256,
+                         const std::string& where);
 
 BudgetTable budget_table_from_json(const nlohmann::json& j, const std::string& where);
 // Keys in the order of DESIGN.md; grids written one row per line by write_budget_table.

@@ -5,7 +5,7 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "runtime/ops.h"
+#include "core/softmax.h"
 
 namespace cokv {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/prefill.h"
+#include "kv/prompt_kv.h"
 
 namespace cokv {
 

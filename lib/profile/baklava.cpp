@@ -26,12 +26,12 @@ std::vector<int> profiled_rows(int n_tokens, int max_tokens) {
   return rows;
 }
 
-BaklavaObserver::BaklavaObserver(const Model& m, int max_tokens)
-    : m_(m),
+BaklavaObserver::BaklavaObserver(const ModelConfig& cfg, int max_tokens)
+    : cfg_(cfg),
       max_tokens_(max_tokens),
-      cos_sum_(size_t(m.cfg.n_layers) * m.cfg.n_heads, 0.0),
-      layer_cos_sum_(m.cfg.n_layers, 0.0),
-      count_(m.cfg.n_layers, 0) {}
+      cos_sum_(size_t(cfg.n_layers) * cfg.n_heads, 0.0),
+      layer_cos_sum_(cfg.n_layers, 0.0),
+      count_(cfg.n_layers, 0) {}
 
 namespace {
 double cosine(const float* a, const float* b, int n) {
@@ -47,10 +47,9 @@ double cosine(const float* a, const float* b, int n) {
 }  // namespace
 
 void BaklavaObserver::on_layer(int il, const Mat& x_in, const Mat& attn_heads, const Mat& /*x_mid*/,
-                               const Mat& x_out) {
+                               const Mat& x_out, const HeadProjection& wo) {
   const int T = int(x_in.rows()), E = int(x_in.cols());
-  const int H = m_.cfg.n_heads, D = m_.cfg.head_dim;
-  const Mat& wo = m_.w.layers[il].wo;  // [E, H*D]
+  const int H = cfg_.n_heads, D = cfg_.head_dim;
   const auto rows = profiled_rows(T, max_tokens_);
   const int t = int(rows.size());
   xs_.resize(t, E);
@@ -63,7 +62,7 @@ void BaklavaObserver::on_layer(int il, const Mat& x_in, const Mat& attn_heads, c
   for (int h = 0; h < H; ++h) {
     for (int r = 0; r < t; ++r) hs_.row(r) = attn_heads.row(rows[r]).segment(size_t(h) * D, D);
     // o_h = attn_h Wo[:, hD:(h+1)D]^T: the head's contribution to the residual.
-    o_.noalias() = hs_ * wo.middleCols(size_t(h) * D, D).transpose();
+    wo.project(il, h, hs_, o_);
     double acc = 0;
     for (int r = 0; r < t; ++r) {
       for (int e = 0; e < E; ++e) sum[e] = xs_(r, e) + o_(r, e);
@@ -76,7 +75,7 @@ void BaklavaObserver::on_layer(int il, const Mat& x_in, const Mat& attn_heads, c
 }
 
 std::vector<double> BaklavaObserver::query_head_importance() const {
-  const int L = m_.cfg.n_layers, H = m_.cfg.n_heads;
+  const int L = cfg_.n_layers, H = cfg_.n_heads;
   std::vector<double> out(size_t(L) * H, 0.0);
   for (int il = 0; il < L; ++il) {
     require(count_[il] > 0, "baklava: no tokens profiled");
@@ -87,7 +86,7 @@ std::vector<double> BaklavaObserver::query_head_importance() const {
 }
 
 std::vector<double> BaklavaObserver::kv_head_importance() const {
-  const int L = m_.cfg.n_layers, H = m_.cfg.n_heads, G = m_.cfg.n_kv_heads, grp = H / G;
+  const int L = cfg_.n_layers, H = cfg_.n_heads, G = cfg_.n_kv_heads, grp = H / G;
   const auto q = query_head_importance();
   std::vector<double> out(size_t(L) * G, 0.0);
   for (int il = 0; il < L; ++il)

@@ -13,7 +13,6 @@
 #include <span>
 #include <vector>
 
-#include "runtime/model.h"
 #include "runtime/prefill.h"
 
 namespace cokv::profile {
@@ -23,8 +22,9 @@ class BaklavaObserver : public LayerObserver {
  public:
   // max_tokens > 0: profile at most that many tokens per prompt, evenly spaced (always incl.
   // the last); 0 = all tokens.
-  BaklavaObserver(const Model& m, int max_tokens = 256);
-  void on_layer(int il, const Mat& x_in, const Mat& attn_heads, const Mat& x_mid, const Mat& x_out) override;
+  BaklavaObserver(const ModelConfig& cfg, int max_tokens = 256);
+  void on_layer(int il, const Mat& x_in, const Mat& attn_heads, const Mat& x_mid, const Mat& x_out,
+                const HeadProjection& wo) override;
 
   std::vector<double> query_head_importance() const;  // [L*H]
   std::vector<double> kv_head_importance() const;     // [L*G], group means
@@ -32,7 +32,7 @@ class BaklavaObserver : public LayerObserver {
   int64_t n_tokens() const { return n_tok_; }         // profiled tokens (summed over prompts)
 
  private:
-  const Model& m_;
+  ModelConfig cfg_;
   int max_tokens_;
   std::vector<double> cos_sum_;        // [L*H] sum of cos(x, x + o_h)
   std::vector<double> layer_cos_sum_;  // [L]

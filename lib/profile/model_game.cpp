@@ -6,16 +6,15 @@
 #include <string>
 
 #include "core/error.h"
-#include "runtime/model.h"
 
 namespace cokv::profile {
 
-ModelGame::ModelGame(const Model& m, std::vector<Sample> samples, const ModelGameOptions& opt, Progress* prep)
-    : m_(m), opt_(opt), n_players_(m.cfg.n_kv_players()) {
+ModelGame::ModelGame(Backend& b, std::vector<Sample> samples, const ModelGameOptions& opt, Progress* prep)
+    : b_(b), opt_(opt), n_players_(b.model().cfg.n_kv_players()) {
   require(!samples.empty(), "model game: no validation samples");
   prepared_.reserve(samples.size());
   for (auto& s : samples) {
-    prepared_.push_back(std::make_unique<PreparedSample>(m_, std::move(s), opt_.n_query_rows));
+    prepared_.push_back(std::make_unique<PreparedSample>(b_, std::move(s), opt_.n_query_rows));
     prepared_.back()->ranking(opt_.scorer);  // computed once, now, so its memory is counted
     progress_add(prep, 1);
   }
@@ -60,7 +59,7 @@ std::vector<double> ModelGame::evaluate_budgets(std::span<const BudgetVector> bu
 size_t ModelGame::prepared_bytes() const {
   size_t b = 0;
   for (const auto& ps : prepared_) {
-    b += ps->kv().bytes();
+    b += ps->state().bytes();
     // The cached SnapKV ranking: an int32 order and a float score per ranked position and head.
     const int T = ps->n_tokens();
     b += size_t(n_players_) * size_t(std::max(0, T - opt_.scorer.window)) * (sizeof(int32_t) + sizeof(float));

@@ -5,16 +5,14 @@
 // with heads in S keeping their whole prompt cache and the others keeping only the recent
 // window (CoKV) or being zeroed (the --absent zero ablation).
 //
-// Every sample is prefilled once, when the game is built, and kept (PreparedSample: prompt K/V,
-// window queries, cached SnapKV ranking) for the whole run. Each evaluate() call sends all
+// Every sample is prefilled once on the backend, when the game is built, and kept
+// (PreparedSample: prompt state, window queries, cached SnapKV ranking) for the whole run. Each evaluate() call sends all
 // coalitions of the batch through every sample as one batched decode, samples in order, and sums
 // in sample order, so a batch's utilities are deterministic run to run.
 //
-// Batch composition: with one OpenMP thread a coalition's utility came out bit-identical for
-// batch sizes 1, 3, 5 and 16 (measured); with two threads Eigen's parallel GEMM blocks
-// differently per batch shape and utilities differ by ~1e-7. A killed run resumed with the same
-// --batch and --threads (or --threads 1) therefore reproduces the uninterrupted scores bit for
-// bit; with another batch size and several threads only to ~1e-7.
+// Batch composition never changes a coalition's utility: decoding is row-stable (the backend
+// contract), so a killed run resumed with another --batch reproduces the uninterrupted scores
+// bit for bit. Across thread counts the prefill's threaded GEMMs can change the last bits.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -37,8 +35,7 @@ struct ModelGameOptions {
 class ModelGame : public Game {
  public:
   // Prefills every sample (progress: one tick per sample, may be null).
-  ModelGame(const Model& m, std::vector<Sample> samples, const ModelGameOptions& opt,
-            Progress* prep = nullptr);
+  ModelGame(Backend& b, std::vector<Sample> samples, const ModelGameOptions& opt, Progress* prep = nullptr);
 
   int n_players() const override { return n_players_; }
   void evaluate(std::span<const Coalition> batch, std::span<double> utilities) override;
@@ -49,6 +46,7 @@ class ModelGame : public Game {
   // Ticks `p` by one per coalition evaluated (null: none).
   void set_progress(Progress* p) { progress_ = p; }
 
+  Backend& backend() const { return b_; }
   size_t n_samples() const { return prepared_.size(); }
   const PreparedSample& prepared(size_t i) const { return *prepared_[i]; }
   const std::vector<std::unique_ptr<PreparedSample>>& prepared_samples() const { return prepared_; }
@@ -57,7 +55,7 @@ class ModelGame : public Game {
   int64_t n_coalitions_evaluated() const { return n_evaluated_; }
 
  private:
-  const Model& m_;
+  Backend& b_;
   ModelGameOptions opt_;
   int n_players_ = 0;
   std::vector<std::unique_ptr<PreparedSample>> prepared_;

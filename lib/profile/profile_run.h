@@ -1,34 +1,53 @@
-// cokv-profile's run: data -> model game -> scores (CoKV estimators, BaKlaVa, Task-KV) ->
-// budget tables -> files. The app only parses options into ProfileOptions.
+// cokv-profile's run: data -> model game -> head scores (CoKV estimators, BaKlaVa, Task-KV) ->
+// budget tables -> files. The app parses flags into typed ProfileOptions; run_profile wires the
+// steps together (head_scores.h: one scoring function per method; profile_tables.h: scores to
+// tables; report/profile_summary.h: summary.md).
 //
 // Files written into out_dir (<name> = <category or dataset>.<method name>):
 //   <name>.budget.json (+ .npy twins)   cokv.budget.v1 table (DESIGN.md)
 //   exports/                            export_all (HeadKV, DuoAttention, LU-KV, KV-Compress, layer lists)
 //   <name>.scores.png / .svg            heatmap of the scores (when gnuplot is available)
 //   scores.json                         values, std errors, hex floats (bit-exact comparison)
-//   summary.json, summary.md            time, evaluations, memory, convergence trace, alpha search
+//   summary.json, summary.md            time, evaluations, memory, convergence trace, selection
 //   journal.txt                         every evaluated coalition (cokv.journal.v1); --resume replays it
 #pragma once
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
+#include "data/prompt.h"
+#include "eval/evaluate.h"
 #include "kv/budget_table.h"
 #include "profile/taskkv.h"
+#include "runtime/backend.h"
 
 namespace cokv::profile {
 
+// How head scores are computed: four CoKV estimators over the model game, two heuristics.
+enum class ProfileMethod { Ssv, Permutation, Regression, Exact, Baklava, TaskKv };
+ProfileMethod parse_profile_method(const std::string& name);  // ssv|permutation|regression|exact|baklava|taskkv
+const char* profile_method_name(ProfileMethod m);             // the --method name
+std::string table_method_name(ProfileMethod m);               // the table's: "cokv-ssv", "baklava", ...
+bool is_game_method(ProfileMethod m);                         // an estimator over coalition utilities
+
+// What a head outside the coalition keeps: CoKV's window, or nothing (the zeroing ablation).
+enum class AbsentHeads { Window, Zero };
+AbsentHeads parse_absent(const std::string& name);  // window | zero
+const char* absent_name(AbsentHeads a);
+
 struct ProfileOptions {
   std::string command_line;  // recorded in summary.json (the app passes its argv)
-  std::string model_path;    // empty: default_model_path()
+  BackendOptions backend;    // kind and model path (empty: default_model_path())
   std::string longbench_dir;
-  std::string category, dataset;   // exactly one
-  std::string method = "ssv";      // ssv | permutation | regression | exact | baklava | taskkv
-  std::string utility = "loglik";  // metric | loglik
+  std::string category, dataset;  // exactly one
+  ProfileMethod method = ProfileMethod::Ssv;
+  Utility utility = Utility::Loglik;
   std::vector<double> budgets{64, 128, 256, 512};
   std::string out_dir;
+  // Estimators (game methods).
   int64_t samples = 0;       // per chain (per slice for SSV); 0: two-chain rule from min_samples
   int64_t min_samples = 16;  // tolerance mode: first check
   double tol = 0;            // two-chain MAE target; 0 with samples == 0: 1/n
@@ -39,12 +58,13 @@ struct ProfileOptions {
   bool left_only = false;
   bool antithetic = false;  // permutation
   int batch = 32;
-  std::string absent = "window";  // window | zero
+  AbsentHeads absent = AbsentHeads::Window;
   int window = 8;
-  std::string alpha = "auto";      // auto | integer
-  int max_length = 8000;           // middle truncation of prompts (0: none)
-  std::string chat = "longbench";  // longbench | none
-  int max_records = 0;             // validation records per dataset (0: all)
+  std::optional<int> alpha;  // CoKV Eq. 3; empty: chosen on validation
+  // Prompts (data/suite.h).
+  int max_length = 8000;                               // middle truncation (0: none)
+  longbench::ChatPolicy chat = longbench::ChatPolicy::None;
+  int max_records = 0;                                 // validation records per dataset (0: all)
   uint64_t seed = 42;
   bool resume = false;
   int threads = 0;           // > 0: OpenMP threads for the whole run (omp_set_num_threads)
@@ -58,6 +78,9 @@ struct ProfileOptions {
   int taskkv_full = 0;  // budget meaning "full cache" (0: the longest validation prompt)
 };
 
+// The task's name: the category, or the dataset.
+inline const std::string& task_name(const ProfileOptions& o) { return o.category.empty() ? o.dataset : o.category; }
+
 struct ProfileResult {
   std::string table_path;
   BudgetTable table;
@@ -65,10 +88,8 @@ struct ProfileResult {
   std::vector<std::string> files;
 };
 
-// Runs the whole profile; progress lines go to `log` (may be null). Throws cokv::Error.
+// Checks the options and the output folder (before any model is loaded), then runs the whole
+// profile; progress lines go to `log` (may be null). Throws cokv::Error.
 ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log);
-
-// The method name in the table ("cokv-ssv", "baklava", "taskkv", ...).
-std::string table_method_name(const std::string& method);
 
 }  // namespace cokv::profile

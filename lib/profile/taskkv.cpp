@@ -1,4 +1,4 @@
-// Task-KV separation and its static table (see taskkv.h).
+// Task-KV separation (see taskkv.h).
 #include "profile/taskkv.h"
 
 #include <algorithm>
@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "kv/scorers.h"
-#include "profile/allocation.h"
 
 namespace cokv::profile {
 
@@ -120,51 +119,6 @@ std::vector<uint8_t> TaskKvProfiler::heterogeneous() const {
     std::vector<double> kd(d.begin() + size_t(il) * G_, d.begin() + size_t(il + 1) * G_);
     const auto sel = select_top(ks, kd, taskkv_count(il, L_, G_, opt_.beta, opt_.m));
     out.insert(out.end(), sel.begin(), sel.end());
-  }
-  return out;
-}
-
-std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous, int n_layers,
-                                       int n_kv_heads, double mean_budget, int window, int sink,
-                                       int full_budget) {
-  const int G = n_kv_heads;
-  require(int(heterogeneous.size()) == n_layers * G, "taskkv: heterogeneous mask of the wrong size");
-  require(full_budget > 0, "taskkv: full_budget must be > 0");
-  const int64_t layer_total = total_budget(G, mean_budget, window, "taskkv layer total");
-  const int floor = window + sink;
-  std::vector<int> out(heterogeneous.size());
-  for (int il = 0; il < n_layers; ++il) {
-    int n_full = 0;
-    for (int g = 0; g < G; ++g) n_full += heterogeneous[size_t(il) * G + g];
-    const int n_ord = G - n_full;
-    int64_t full_b = 0;
-    if (n_full > 0) {
-      const int64_t room = layer_total - int64_t(n_ord) * floor;
-      if (room < int64_t(n_full) * window)
-        fail("taskkv table", "mean_budget",
-             "room for window + sink tokens per ordinary head in layer " + std::to_string(il),
-             std::to_string(mean_budget));
-      full_b = n_ord > 0 ? std::max<int64_t>(window, std::min<int64_t>(full_budget, room / n_full)) : 0;
-    }
-    // Ordinary heads share what is left equally (largest remainder); with none, the full heads
-    // share the whole layer total.
-    std::vector<double> quota;
-    if (n_ord > 0) {
-      const int64_t rest = layer_total - full_b * n_full;
-      quota.assign(n_ord, double(rest) / n_ord);
-    } else {
-      quota.assign(n_full, double(layer_total) / n_full);
-    }
-    const auto shares =
-        round_largest_remainder(quota, n_ord > 0 ? layer_total - full_b * n_full : layer_total);
-    int k = 0;
-    for (int g = 0; g < G; ++g) {
-      const bool het = heterogeneous[size_t(il) * G + g];
-      if (n_ord > 0)
-        out[size_t(il) * G + g] = het ? int(full_b) : int(shares[k++]);
-      else
-        out[size_t(il) * G + g] = int(shares[k++]);
-    }
   }
   return out;
 }

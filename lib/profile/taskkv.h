@@ -11,18 +11,15 @@
 // Static table (cokv's representation of an online method): score = how often a head was
 // heterogeneous over the validation records (or its mean distance); the static heterogeneous
 // set = the f(r) best-scored heads of each layer (ties: larger mean distance, then lower
-// index). Heterogeneous heads get the full cache as far as the layer budget allows: budget =
-// min(full_budget, (layer total - ordinary heads x (window + sink)) / heterogeneous heads),
-// the ordinary heads share the rest equally (>= window + sink). At large budgets this is the
-// paper's rule (full = full_budget tokens, i.e. the whole prompt); at small ones a full head
-// cannot fit in a static table and the heterogeneous heads get the largest share that does.
+// index). Its budgets: kv/allocation.h allocate_task_kv with TaskKvFit::Shrink (heterogeneous
+// heads get the full cache as far as the layer budget allows).
 // Which tokens an ordinary head keeps (sinks + recent + middle) is the eviction scorer's
 // business (ScorerKind::TaskKV) at evaluation time.
 #pragma once
 #include <cstdint>
 #include <vector>
 
-#include "runtime/prefill.h"
+#include "kv/prompt_kv.h"
 
 namespace cokv::profile {
 
@@ -66,11 +63,5 @@ class TaskKvProfiler {
   int n_ = 0;
   std::vector<double> sel_, dist_;  // [L*G] sums
 };
-
-// The static Task-KV budgets (see header comment); per layer total = n_kv_heads x mean (must be
-// an integer). full_budget > 0.
-std::vector<int> taskkv_static_budgets(const std::vector<uint8_t>& heterogeneous, int n_layers,
-                                       int n_kv_heads, double mean_budget, int window, int sink,
-                                       int full_budget);
 
 }  // namespace cokv::profile

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "core/bootstrap.h"
+
 namespace cokv {
 
 struct EvalRow {
@@ -14,14 +16,24 @@ struct EvalRow {
   int budget = 0;     // mean budget per KV head; 0 = full cache
   struct Cell {
     int64_t n = 0;
-    double total = 0;  // sum of per-record scores in [0, 1]
-    double score = 0;  // round(100 * total / n, 2), LongBench's eval.py
+    double total = 0;  // sum of per-record values (metric in [0, 1], or log-likelihood)
+    double score = 0;  // Metric: round(100 * total / n, 2), LongBench's eval.py; Loglik: total / n
+    std::map<std::string, double> values;  // record id -> value (for intervals and pairing)
+    Interval ci;                           // 95% bootstrap interval of score, same scale
+  };
+  // A paired difference of the average against another row, over the records both have.
+  struct Paired {
+    std::string against;  // the other row's name ("full", "uniform@64")
+    double diff = 0;      // this - other, on the score scale
+    Interval ci;
   };
   std::map<std::string, Cell> cells;  // dataset -> cell
   int64_t n = 0;                      // records over all datasets
   double kept_tokens = 0;             // summed over records (each: summed over KV heads)
   double kv_bytes = 0;                // summed over records
   double average = 0;                 // mean of the per-dataset scores, rounded to 2 decimals
+  Interval average_ci;                // bootstrap over records within each dataset
+  std::vector<Paired> paired;         // vs full, and vs uniform at the same budget
   std::string name() const;           // "full", "uniform@64"
 };
 inline EvalRow make_row(const std::string& label, int budget) {
@@ -31,14 +43,23 @@ inline EvalRow make_row(const std::string& label, int budget) {
   return r;
 }
 
+// What a cell holds: LongBench's score (100 x mean metric, 2 decimals) or the mean answer
+// log-likelihood per token (nats, 4 decimals; cokv-eval run --utility loglik).
+enum class EvalValue { Metric, Loglik };
+
 struct EvalTable {
+  EvalValue value = EvalValue::Metric;
   std::vector<std::string> datasets;       // columns, in run order
   std::vector<EvalRow> rows;               // full first, then as given
   std::map<std::string, int64_t> records;  // records selected per dataset
 
-  void add(const std::string& label, int budget, const std::string& dataset, double score,
-           int64_t kept_tokens, int64_t kv_bytes);
-  void finish();  // rounds the scores, computes averages
+  BootstrapOptions bootstrap;              // intervals: replicates, seed, level
+
+  void add(const std::string& label, int budget, const std::string& dataset, const std::string& record_id,
+           double value, int64_t kept_tokens, int64_t kv_bytes);
+  // Rounds the scores, computes averages, the intervals of every score and average and the
+  // paired differences (bootstrap over records, stratified by dataset, seeded).
+  void finish();
 };
 
 struct LatencyRow {

@@ -1,21 +1,17 @@
-// A loaded model: config, fp32 weights, tokenizer and chat template, from one GGUF file.
+// The CPU backend's loaded model: what every backend knows (ModelInfo: path, config, tokenizer,
+// chat template) plus fp32 weights in host memory, from one GGUF file.
 #pragma once
 #include <memory>
 #include <string>
 
-#include "model/config.h"
-#include "model/tokenizer.h"
+#include "model/model_info.h"
 #include "model/weights.h"
 #include "runtime/ops.h"
 
 namespace cokv {
 
-struct Model {
-  std::string path;
-  ModelConfig cfg;
+struct Model : ModelInfo {
   Weights w;
-  Tokenizer tok;
-  ChatTemplate chat;
   ActQuant act_quant = ActQuant::Fp32;  // how matmul inputs are rounded (see ops.h)
 
   // Fp32: exact arithmetic on the dequantised weights (the reference). Ggml: round matmul

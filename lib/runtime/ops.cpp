@@ -200,12 +200,4 @@ void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat
   x += o;
 }
 
-void softmax_inplace(float* v, int n) {
-  // Eigen's packet exp: vectorised, within a few ulp of std::exp (scalar expf was ~20% of a
-  // 2048-token prefill).
-  Eigen::Map<Eigen::ArrayXf> a(v, n);
-  a = (a - a.maxCoeff()).exp();
-  a *= 1.f / a.sum();
-}
-
 }  // namespace cokv

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/softmax.h"
 #include "model/config.h"
 #include "model/weights.h"
 
@@ -65,7 +66,5 @@ void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const 
 void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat& x, Mat& xn, Mat& gate,
                   Mat& up, Mat& o, Matmul mm = Matmul::Gemm);
 
-// In place: softmax over v[0..n).
-void softmax_inplace(float* v, int n);
 
 }  // namespace cokv

@@ -7,12 +7,9 @@
 
 namespace cokv {
 
-size_t PromptKV::bytes() const {
-  size_t b = logits.size() * sizeof(float);
-  for (const auto& x : k) b += x.size() * sizeof(float);
-  for (const auto& x : v) b += x.size() * sizeof(float);
-  for (const auto& x : q_win) b += x.size() * sizeof(float);
-  return b;
+void ModelHeadProjection::project(int il, int h, const Mat& rows, Mat& out) const {
+  const int D = m_.cfg.head_dim;
+  out.noalias() = rows * m_.w.layers[il].wo.middleCols(size_t(h) * D, D).transpose();
 }
 
 int argmax(std::span<const float> v) {
@@ -84,6 +81,7 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
     out.k.resize(c.n_layers), out.v.resize(c.n_layers), out.q_win.resize(c.n_layers);
   }
 
+  const ModelHeadProjection wo(m);
   Mat xn, q, k, v, attn, aq, o, gate, up;
   const float scale = 1.f / std::sqrt(float(D));
   for (int il = 0; il < c.n_layers; ++il) {
@@ -121,7 +119,7 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
     x += o;
     if (opt.observer) x_mid = x;
     swiglu_block(lw, c, m.act_quant, x, xn, gate, up, o);
-    if (opt.observer) opt.observer->on_layer(il, x_in, attn, x_mid, x);
+    if (opt.observer) opt.observer->on_layer(il, x_in, attn, x_mid, x, wo);
   }
 
   // Only the last position's logits are needed: the LM head is the largest matrix.

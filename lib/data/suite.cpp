@@ -1,13 +1,16 @@
-// Opening a LongBench-format benchmark folder (see benchmark.h).
-#include "eval/benchmark.h"
+// LongBench-format folders and samples (see suite.h).
+#include "data/suite.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/paths.h"
 #include "data/metrics.h"
+#include "data/split.h"
 
 namespace cokv {
 namespace fs = std::filesystem;
@@ -35,7 +38,7 @@ ordered_json read_json(const std::string& path) {
 
 }  // namespace
 
-const BenchDataset& Benchmark::dataset(const std::string& name) const {
+const SuiteDataset& Suite::dataset(const std::string& name) const {
   auto it = datasets.find(name);
   if (it == datasets.end()) {
     std::string known;
@@ -45,7 +48,7 @@ const BenchDataset& Benchmark::dataset(const std::string& name) const {
   return it->second;
 }
 
-std::vector<std::string> Benchmark::select(const std::vector<std::string>& names,
+std::vector<std::string> Suite::select(const std::vector<std::string>& names,
                                            const std::string& category) const {
   std::vector<std::string> out;
   auto add = [&](const std::string& n) {
@@ -60,7 +63,7 @@ std::vector<std::string> Benchmark::select(const std::vector<std::string>& names
         if (fs::is_regular_file(d.data_path)) add(x);
       continue;
     }
-    const BenchDataset& d = dataset(n);
+    const SuiteDataset& d = dataset(n);
     if (!fs::is_regular_file(d.data_path)) fail(dir, "dataset '" + n + "'", "its data file " + d.data_path);
     add(n);
   }
@@ -80,9 +83,9 @@ std::vector<std::string> Benchmark::select(const std::vector<std::string>& names
   return out;
 }
 
-Benchmark open_benchmark(const std::string& dir, const std::string& dataset_table) {
+Suite open_suite(const std::string& dir, const std::string& dataset_table) {
   if (!fs::is_directory(dir)) fail(dir, "benchmark folder", "a LongBench checkout or a local suite folder");
-  Benchmark b;
+  Suite b;
   b.dir = dir;
   const std::string prompt_path = find_config(dir, "dataset2prompt.json");
   const std::string maxlen_path = find_config(dir, "dataset2maxlen.json");
@@ -96,6 +99,7 @@ Benchmark open_benchmark(const std::string& dir, const std::string& dataset_tabl
   const std::string metric_path = find_config(dir, "dataset2metric.json");
   const std::string style_path = find_config(dir, "dataset2style.json");
   const std::string cat_path = find_config(dir, "categories.json");
+  b.local = !metric_path.empty();
   const ordered_json metrics = metric_path.empty() ? ordered_json::object() : read_json(metric_path);
   const ordered_json styles = style_path.empty() ? ordered_json::object() : read_json(style_path);
   std::map<std::string, longbench::DatasetInfo> table;
@@ -103,7 +107,7 @@ Benchmark open_benchmark(const std::string& dir, const std::string& dataset_tabl
 
   const fs::path data_dir = fs::is_directory(fs::path(dir) / "data") ? fs::path(dir) / "data" : fs::path(dir);
   for (const auto& [name, tmpl] : templates) {
-    BenchDataset d;
+    SuiteDataset d;
     d.prompt_template = tmpl;
     d.data_path = (data_dir / (name + ".jsonl")).string();
     const longbench::DatasetInfo* known = nullptr;
@@ -179,6 +183,102 @@ Benchmark open_benchmark(const std::string& dir, const std::string& dataset_tabl
     }
   }
   return b;
+}
+
+Suite open_suite(const std::string& dir) { return open_suite(dir, configs_dir() + "/longbench.json"); }
+
+std::vector<std::string> task_datasets(const Suite& s, const std::string& category, const std::string& dataset) {
+  if (category.empty() == dataset.empty()) fail(s.dir, "--category/--dataset", "exactly one of them");
+  std::vector<std::string> out;
+  if (!dataset.empty()) {
+    if (!s.datasets.count(dataset)) fail(s.dir, "--dataset", "a dataset with a prompt template", dataset);
+    out.push_back(dataset);
+  } else {
+    auto it = s.categories.find(category);
+    if (it == s.categories.end()) {
+      std::string names;
+      for (const auto& [c, _] : s.categories) names += (names.empty() ? "" : ", ") + c;
+      fail(s.dir, "--category", "one of " + names, category);
+    }
+    for (const auto& d : it->second)
+      if (s.datasets.count(d)) out.push_back(d);
+  }
+  for (const auto& d : out)
+    if (!fs::is_regular_file(s.datasets.at(d).data_path)) fail(s.datasets.at(d).data_path, "data file", "present");
+  if (out.empty()) fail(s.dir, "task", "at least one dataset", category);
+  return out;
+}
+
+SplitPart parse_split(const std::string& name) {
+  if (name == "test") return SplitPart::Test;
+  if (name == "validation") return SplitPart::Validation;
+  if (name == "all") return SplitPart::All;
+  fail("--split", "'" + name + "'", "test, validation or all");
+}
+
+const char* split_name(SplitPart p) {
+  switch (p) {
+    case SplitPart::Test: return "test";
+    case SplitPart::Validation: return "validation";
+    case SplitPart::All: return "all";
+  }
+  return "?";
+}
+
+std::vector<size_t> split_indices(size_t n_records, SplitPart part, int max_records, uint64_t seed) {
+  std::vector<size_t> idx;
+  if (part == SplitPart::All) {
+    for (size_t i = 0; i < n_records; ++i) idx.push_back(i);
+  } else {
+    auto s = longbench::validation_test_split(n_records, seed);
+    idx = part == SplitPart::Test ? std::move(s.test) : std::move(s.validation);
+  }
+  if (max_records > 0 && idx.size() > size_t(max_records)) idx.resize(size_t(max_records));
+  return idx;
+}
+
+Sample make_sample(const ModelInfo& m, const longbench::Record& r, const SuiteDataset& d, const SampleOptions& opt) {
+  longbench::TokenizerFns fns;
+  fns.encode = [&](std::string_view t) { return m.tok.encode(t); };
+  fns.decode = [&](const std::vector<int32_t>& ids) { return m.tok.decode(ids, true); };
+  longbench::PromptOptions po;
+  po.max_length = opt.max_length;
+  po.chat = opt.chat;
+  const auto built = longbench::build_prompt(r, d.prompt_template, d.info, po, fns,
+                                             [&](const std::string& u) { return m.chat.apply_user(u); });
+  Sample s;
+  s.id = r.id;
+  s.dataset = d.info.name;
+  s.prompt = m.tok.encode(built.text);
+  s.answers = r.answers;
+  if (r.all_classes) s.all_classes = *r.all_classes;
+  s.scoring = longbench::DatasetScoring{d.info.metric, d.info.first_line};
+  s.max_new = opt.max_new_cap > 0 ? std::min(opt.max_new_cap, d.info.max_new_tokens) : d.info.max_new_tokens;
+  s.stop = m.tok.stop_tokens();
+  if (d.info.stop_on_newline) {
+    // pred.py: tokenizer.encode("\n", add_special_tokens=False)[-1]
+    const auto nl = m.tok.encode("\n", false, false);
+    if (!nl.empty()) s.stop.push_back(nl.back());
+  }
+  if (r.answers.empty()) fail(d.data_path, "record " + r.id + " answers", "at least one gold answer");
+  std::string ans = r.answers[0];
+  const bool ends_space = !built.text.empty() && std::isspace(static_cast<unsigned char>(built.text.back()));
+  if (!built.chat_applied && !ends_space) ans = " " + ans;
+  s.answer_tokens = m.tok.encode(ans, false, false);
+  if (s.answer_tokens.empty()) fail(d.data_path, "record " + r.id + " answers[0]", "a non-empty answer");
+  return s;
+}
+
+std::vector<Sample> validation_samples(const ModelInfo& m, const Suite& s, const std::vector<std::string>& datasets,
+                                       const SampleOptions& opt) {
+  std::vector<Sample> out;
+  for (const auto& name : datasets) {
+    const SuiteDataset& d = s.dataset(name);
+    const auto records = longbench::read_records(d.data_path);
+    for (size_t i : split_indices(records.size(), SplitPart::Validation, opt.max_records, opt.split_seed))
+      out.push_back(make_sample(m, records[i], d, opt));
+  }
+  return out;
 }
 
 }  // namespace cokv

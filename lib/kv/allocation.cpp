@@ -1,10 +1,12 @@
-// Allocation rules (CoKV Eq. 3, proportional, uniform, Task-KV) on one rounding primitive.
-#include "profile/allocation.h"
+// Allocation rules (CoKV Eq. 3, proportional, uniform, Task-KV, AdaKV, PyramidKV) on one
+// rounding primitive.
+#include "kv/allocation.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <queue>
 
 #include "core/error.h"
 
@@ -82,7 +84,7 @@ std::vector<int64_t> round_largest_remainder(const std::vector<double>& quota, i
   return round_bounded(quota, total, 0, std::numeric_limits<int64_t>::max());
 }
 
-std::vector<int> distribute(const std::vector<double>& weights, int64_t total, int floor,
+Budgets distribute(const std::vector<double>& weights, int64_t total, int floor,
                             std::optional<int> cap) {
   const size_t n = weights.size();
   if (n == 0) throw Error("allocation: no heads");
@@ -122,7 +124,7 @@ std::vector<int> distribute(const std::vector<double>& weights, int64_t total, i
     if (!any_new) break;
   }
   const auto r = round_bounded(quota, total, floor, cap ? *cap : std::numeric_limits<int>::max());
-  std::vector<int> out(n);
+  Budgets out(n);
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<int>(r[i]);
   return out;
 }
@@ -144,7 +146,7 @@ std::vector<double> cokv_nsv(const std::vector<double>& scores, int alpha) {
   return nsv;
 }
 
-std::vector<int> allocate_cokv(const std::vector<double>& scores, double mean_budget, int window, int alpha) {
+Budgets allocate_cokv(const std::vector<double>& scores, double mean_budget, int window, int alpha) {
   const int n = static_cast<int>(scores.size());
   const int64_t total = total_budget(n, mean_budget, window, "cokv allocation");
   return distribute(cokv_nsv(scores, alpha), total, window);
@@ -166,7 +168,7 @@ std::vector<AlphaCandidate> cokv_candidates(const std::vector<double>& scores, d
 
 // ---- proportional, uniform ----------------------------------------------------------------------
 
-std::vector<int> allocate_proportional(const std::vector<double>& scores, double mean_budget, int floor,
+Budgets allocate_proportional(const std::vector<double>& scores, double mean_budget, int floor,
                                        double exponent) {
   check_scores(scores, "proportional allocation");
   if (!(exponent > 0) || !std::isfinite(exponent))
@@ -183,7 +185,7 @@ std::vector<int> allocate_proportional(const std::vector<double>& scores, double
   return distribute(w, total, floor);
 }
 
-std::vector<int> allocate_uniform(int n, double mean_budget, int window) {
+Budgets allocate_uniform(int n, double mean_budget, int window) {
   if (n <= 0) fail("uniform allocation", "n", "> 0", std::to_string(n));
   const int64_t total = total_budget(n, mean_budget, window, "uniform allocation");
   return distribute(std::vector<double>(n, 0.0), total, window);
@@ -191,10 +193,11 @@ std::vector<int> allocate_uniform(int n, double mean_budget, int window) {
 
 // ---- Task-KV ------------------------------------------------------------------------------------
 
-std::vector<int> allocate_task_kv(const std::vector<uint8_t>& het, int n_layers, int n_kv_heads,
-                                  double mean_budget, const TaskKvOptions& opt) {
+Budgets allocate_task_kv(const std::vector<uint8_t>& het, int n_layers, int n_kv_heads, double mean_budget,
+                         const TaskKvAllocOptions& opt) {
   const std::string what = "task-kv allocation";
   const int n = n_layers * n_kv_heads;
+  const bool exact = opt.fit == TaskKvFit::Exact;
   if (n_layers <= 0 || n_kv_heads <= 0) fail(what, "shape", "n_layers > 0 and n_kv_heads > 0");
   if (static_cast<int>(het.size()) != n)
     fail(what, "heterogeneous mask", std::to_string(n) + " entries (n_layers x n_kv_heads)",
@@ -202,9 +205,11 @@ std::vector<int> allocate_task_kv(const std::vector<uint8_t>& het, int n_layers,
   if (opt.full_budget <= 0)
     fail(what, "full_budget", "> 0 (the longest prompt the table is for)", std::to_string(opt.full_budget));
   const int floor = opt.window + opt.sink;
-  if (opt.full_budget < floor)
+  if (exact && opt.full_budget < floor)
     fail(what, "full_budget", ">= window + sink = " + std::to_string(floor), std::to_string(opt.full_budget));
-  const int64_t total = total_budget(n, mean_budget, floor, what);
+  if (!exact && !opt.per_layer_totals) fail(what, "per_layer_totals", "true when full heads shrink to fit");
+  // Shrinking full heads only need the window each; exact ones leave every head window + sink.
+  const int64_t total = total_budget(n, mean_budget, exact ? floor : opt.window, what);
 
   // Per-layer targets (or one global pool).
   std::vector<int64_t> targets;
@@ -214,43 +219,124 @@ std::vector<int> allocate_task_kv(const std::vector<uint8_t>& het, int n_layers,
   } else {
     targets = {total};
   }
-  std::vector<int> out(n, 0);
-  const int heads_per_group = opt.per_layer_totals ? n_kv_heads : n;
-  for (size_t g = 0; g < targets.size(); ++g) {
-    std::vector<int> idx;
-    int64_t rest = targets[g];
-    for (int k = 0; k < heads_per_group; ++k) {
-      const int p = static_cast<int>(g) * heads_per_group + k;
-      if (het[p]) {
-        out[p] = opt.full_budget;
-        rest -= opt.full_budget;
-      } else {
-        idx.push_back(p);
-      }
+  Budgets out(n, 0);
+  const int group = opt.per_layer_totals ? n_kv_heads : n;
+  for (size_t gi = 0; gi < targets.size(); ++gi) {
+    const int64_t target = targets[gi];
+    const std::string where = opt.per_layer_totals ? what + " (layer " + std::to_string(gi) + ")" : what;
+    std::vector<int> full, ordinary;
+    for (int k = 0; k < group; ++k) {
+      const int p = static_cast<int>(gi) * group + k;
+      (het[p] ? full : ordinary).push_back(p);
     }
-    const std::string where = opt.per_layer_totals ? what + " (layer " + std::to_string(g) + ")" : what;
-    if (idx.empty()) {
-      if (rest != 0)
+    const int64_t n_full = int64_t(full.size()), n_ord = int64_t(ordinary.size());
+    if (n_ord == 0) {  // every head is heterogeneous
+      if (exact && target != n_full * opt.full_budget)
         fail(where, "budget", "a total that full heads use exactly, or at least one ordinary head",
-             std::to_string(targets[g]) + " for full heads needing " + std::to_string(targets[g] - rest));
+             std::to_string(target) + " for full heads needing " + std::to_string(n_full * opt.full_budget));
+      const auto share = exact ? Budgets(full.size(), opt.full_budget)
+                               : distribute(std::vector<double>(full.size(), 0.0), target, 0);
+      for (size_t k = 0; k < full.size(); ++k) out[full[k]] = share[k];
       continue;
     }
-    if (rest < int64_t(idx.size()) * floor)
+    int64_t full_b = opt.full_budget;
+    if (!exact && n_full > 0) {
+      const int64_t room = target - n_ord * floor;
+      if (room < n_full * opt.window)
+        fail(where, "mean_budget",
+             "room for window + sink tokens per ordinary head and the window per full head",
+             std::to_string(mean_budget));
+      full_b = std::max<int64_t>(opt.window, std::min<int64_t>(opt.full_budget, room / n_full));
+    }
+    const int64_t rest = target - n_full * full_b;
+    if (rest < n_ord * floor)
       fail(where, "budget",
-           ">= " + std::to_string(targets[g] - rest + int64_t(idx.size()) * floor) +
+           ">= " + std::to_string(n_full * full_b + n_ord * floor) +
                " (full heads x full_budget + others x (window + sink))",
-           std::to_string(targets[g]));
-    const auto part = distribute(std::vector<double>(idx.size(), 0.0), rest, floor);
-    for (size_t k = 0; k < idx.size(); ++k) out[idx[k]] = part[k];
+           std::to_string(target));
+    for (int p : full) out[p] = static_cast<int32_t>(full_b);
+    const auto part = distribute(std::vector<double>(ordinary.size(), 0.0), rest, floor);
+    for (size_t k = 0; k < ordinary.size(); ++k) out[ordinary[k]] = part[k];
   }
+  return out;
+}
+
+// ---- AdaKV, PyramidKV ------------------------------------------------------------------------------
+
+Budgets adakv_budgets(const Rankings& r, int n_layers, int n_kv_heads, int budget, int window,
+                      double floor_share) {
+  const int G = n_kv_heads;
+  require(int(r.heads.size()) == n_layers * G, "adakv: rankings do not match the model's heads");
+  require(budget >= window,
+          "adakv: budget " + std::to_string(budget) + " is below the window " + std::to_string(window));
+  const int64_t per_head = budget - window;  // selectable slots per head on average
+  const int64_t floor = int64_t(std::floor(floor_share * double(per_head)));
+  Budgets out(size_t(n_layers) * G);
+  // Cross-head top-k by merging the heads' sorted score lists: a max-heap over the next
+  // candidate of each head (ties: lower head first, then the head's own order).
+  struct Cand {
+    float score;
+    int head;
+    int64_t idx;
+  };
+  auto worse = [](const Cand& a, const Cand& b) {
+    if (a.score != b.score) return a.score < b.score;
+    return a.head > b.head;
+  };
+  std::vector<Cand> heap_buf;
+  for (int il = 0; il < n_layers; ++il) {
+    std::vector<int64_t> take(G);
+    int64_t left = per_head * G;
+    for (int g = 0; g < G; ++g) {
+      const int64_t avail = int64_t(r.heads[size_t(il) * G + g].order.size());
+      take[g] = std::min(floor, avail);
+      left -= take[g];
+    }
+    heap_buf.clear();
+    std::priority_queue<Cand, std::vector<Cand>, decltype(worse)> heap(worse, std::move(heap_buf));
+    for (int g = 0; g < G; ++g) {
+      const HeadRanking& h = r.heads[size_t(il) * G + g];
+      if (take[g] < int64_t(h.order.size())) heap.push({h.score[take[g]], g, take[g]});
+    }
+    while (left > 0 && !heap.empty()) {
+      const Cand c = heap.top();
+      heap.pop();
+      ++take[c.head];
+      --left;
+      const HeadRanking& h = r.heads[size_t(il) * G + c.head];
+      if (c.idx + 1 < int64_t(h.order.size())) heap.push({h.score[c.idx + 1], c.head, c.idx + 1});
+    }
+    heap_buf = std::vector<Cand>();
+    for (int g = 0; g < G; ++g) out[size_t(il) * G + g] = int32_t(window + take[g]);
+  }
+  return out;
+}
+
+Budgets pyramidkv_budgets(int n_layers, int n_kv_heads, int budget, int window, double beta) {
+  require(budget >= window,
+          "pyramidkv: budget " + std::to_string(budget) + " is below the window " + std::to_string(window));
+  require(beta > 0, "pyramidkv: beta must be positive");
+  const int L = n_layers, G = n_kv_heads;
+  const double avail = budget - window;
+  const double mn = avail / beta, mx = 2 * avail - mn;
+  std::vector<double> quota(L);
+  for (int l = 0; l < L; ++l) {
+    const double per_head = L > 1 ? mx - l * (mx - mn) / (L - 1) : avail;
+    quota[l] = G * per_head;  // selectable slots of the layer
+  }
+  const std::vector<int64_t> layer = round_largest_remainder(quota, int64_t(L) * G * (budget - window));
+  Budgets out(size_t(L) * G);
+  for (int l = 0; l < L; ++l)
+    for (int g = 0; g < G; ++g)
+      out[size_t(l) * G + g] = int32_t(window + layer[l] / G + (g < layer[l] % G ? 1 : 0));
   return out;
 }
 
 // ---- cap ------------------------------------------------------------------------------------------
 
-std::vector<int> cap_budgets(const std::vector<int>& budgets, int prompt_len, int window, bool redistribute) {
+Budgets cap_budgets(const Budgets& budgets, int prompt_len, int window, bool redistribute) {
   if (prompt_len < 0) fail("cap_budgets", "prompt_len", ">= 0", std::to_string(prompt_len));
-  std::vector<int> out(budgets.size());
+  Budgets out(budgets.size());
   if (!redistribute) {
     for (size_t i = 0; i < budgets.size(); ++i) out[i] = std::min(budgets[i], prompt_len);
     return out;
@@ -283,7 +369,7 @@ std::string AllocRule::describe() const {
   return "?";
 }
 
-std::vector<int> allocate_rule(const AllocRule& rule, const std::vector<double>& scores, int64_t total,
+Budgets allocate_rule(const AllocRule& rule, const std::vector<double>& scores, int64_t total,
                                int window, std::optional<int> cap) {
   const int n = static_cast<int>(scores.size());
   if (n == 0) throw Error("allocate_rule: no heads");
@@ -319,7 +405,7 @@ std::vector<int> allocate_rule(const AllocRule& rule, const std::vector<double>&
 
 // ---- per-layer ------------------------------------------------------------------------------------
 
-std::vector<int64_t> layer_totals(const std::vector<int>& budgets, int n_layers, int n_kv_heads) {
+std::vector<int64_t> layer_totals(const Budgets& budgets, int n_layers, int n_kv_heads) {
   if (static_cast<int64_t>(budgets.size()) != int64_t(n_layers) * n_kv_heads)
     fail("layer_totals", "budgets", std::to_string(n_layers * n_kv_heads) + " entries",
          std::to_string(budgets.size()));
@@ -341,13 +427,13 @@ std::vector<double> layer_means(const std::vector<double>& values, int n_layers,
   return m;
 }
 
-std::vector<int> layer_mean_budgets(const std::vector<int>& budgets, int n_layers, int n_kv_heads) {
+Budgets layer_mean_budgets(const Budgets& budgets, int n_layers, int n_kv_heads) {
   const auto t = layer_totals(budgets, n_layers, n_kv_heads);
   std::vector<double> q(n_layers);
   double sum = 0;
   for (int il = 0; il < n_layers; ++il) q[il] = double(t[il]) / n_kv_heads, sum += q[il];
   const auto r = round_largest_remainder(q, std::llround(sum));
-  return std::vector<int>(r.begin(), r.end());
+  return Budgets(r.begin(), r.end());
 }
 
 }  // namespace cokv
