@@ -21,12 +21,12 @@
 #include "core/error.h"
 
 #if COKV_EMU
-#define COKV_KERNELS_BEGIN \
-  namespace cokv::kernels {  \
+#define COKV_KERNELS_BEGIN  \
+  namespace cokv::kernels { \
   inline namespace emulated {
 #else
-#define COKV_KERNELS_BEGIN \
-  namespace cokv::kernels {  \
+#define COKV_KERNELS_BEGIN  \
+  namespace cokv::kernels { \
   inline namespace native {
 #endif
 #define COKV_KERNELS_END \
@@ -43,9 +43,12 @@ enum class DType { F32, F16, BF16 };
 
 inline const char* dtype_name(DType t) {
   switch (t) {
-    case DType::F32: return "f32";
-    case DType::F16: return "f16";
-    case DType::BF16: return "bf16";
+    case DType::F32:
+      return "f32";
+    case DType::F16:
+      return "f16";
+    case DType::BF16:
+      return "bf16";
   }
   return "?";
 }
@@ -53,9 +56,12 @@ inline size_t dtype_bytes(DType t) { return t == DType::F32 ? 4 : 2; }
 
 template <class T>
 constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::F32;
-  else if constexpr (std::is_same_v<T, f16>) return DType::F16;
-  else return DType::BF16;
+  if constexpr (std::is_same_v<T, float>)
+    return DType::F32;
+  else if constexpr (std::is_same_v<T, f16>)
+    return DType::F16;
+  else
+    return DType::BF16;
 }
 
 // True when the kernels run on the CPU emulator rather than a GPU.

@@ -1,6 +1,6 @@
 // Compaction kernel (see compact.cuh).
-#include "device.cuh"
 #include "compact.cuh"
+#include "device.cuh"
 
 COKV_KERNELS_BEGIN
 
@@ -10,8 +10,8 @@ constexpr int kCompactThreads = 256, kCompactWarps = kCompactThreads / 32;
 // kept position its output row, then the warps copy the tile's kept rows (lanes along D).
 template <class T>
 static __global__ void __launch_bounds__(kCompactThreads)
-    compact_kernel(const CompactSet* __restrict__ sets, const T* __restrict__ k, const T* __restrict__ v, int d,
-                   T* __restrict__ k_out, T* __restrict__ v_out, int32_t* __restrict__ pos_out) {
+    compact_kernel(const CompactSet* __restrict__ sets, const T* __restrict__ k, const T* __restrict__ v,
+                   int d, T* __restrict__ k_out, T* __restrict__ v_out, int32_t* __restrict__ pos_out) {
   COKV_SHARED(int, warp_kept, kCompactWarps);
   COKV_SHARED(int, kept, kCompactThreads);  // this tile's kept positions, in order
   const CompactSet set = sets[blockIdx.x];
@@ -53,13 +53,14 @@ void compact_kv(const CompactSet* sets, int n_sets, const T* k, const T* v, int 
                 int32_t* pos_out, cudaStream_t stream) {
   require_arg(head_dim > 0, "compact_kv", "head_dim: expected > 0");
   if (n_sets <= 0) return;
-  launch("compact_kv", compact_kernel<T>, dim3(n_sets), dim3(kCompactThreads), 0, stream, sets, k, v, head_dim, k_out,
-         v_out, pos_out);
+  launch("compact_kv", compact_kernel<T>, dim3(n_sets), dim3(kCompactThreads), 0, stream, sets, k, v,
+         head_dim, k_out, v_out, pos_out);
 }
 
-template void compact_kv<float>(const CompactSet*, int, const float*, const float*, int, float*, float*, int32_t*,
-                                cudaStream_t);
-template void compact_kv<f16>(const CompactSet*, int, const f16*, const f16*, int, f16*, f16*, int32_t*, cudaStream_t);
+template void compact_kv<float>(const CompactSet*, int, const float*, const float*, int, float*, float*,
+                                int32_t*, cudaStream_t);
+template void compact_kv<f16>(const CompactSet*, int, const f16*, const f16*, int, f16*, f16*, int32_t*,
+                              cudaStream_t);
 template void compact_kv<bf16>(const CompactSet*, int, const bf16*, const bf16*, int, bf16*, bf16*, int32_t*,
                                cudaStream_t);
 

@@ -12,14 +12,14 @@
 COKV_KERNELS_BEGIN
 
 struct CompactSet {
-  int64_t src = 0;          // element offset of the head's position-0 row in k and v
-  int64_t src_stride = 0;   // elements between consecutive positions
+  int64_t src = 0;                // element offset of the head's position-0 row in k and v
+  int64_t src_stride = 0;         // elements between consecutive positions
   const int32_t* rank = nullptr;  // [N]: rank of each scored position (rank_positions); may
                                   // be null when n_ranked is 0 or N
-  int n_tokens = 0;         // T
-  int window = 0;           // w (already min(window, T))
-  int n_ranked = 0;         // 0 .. N
-  int64_t dst = 0;          // first output row
+  int n_tokens = 0;               // T
+  int window = 0;                 // w (already min(window, T))
+  int n_ranked = 0;               // 0 .. N
+  int64_t dst = 0;                // first output row
 };
 
 // sets: device array of n_sets. k_out, v_out [rows, D] dense; pos_out [rows] or null: the

@@ -18,7 +18,8 @@ constexpr int kDecThreads = 128;
 DecodePlan::DecodePlan(std::span<const DecodeSet> sets, std::span<const DecodeRead> reads,
                        std::span<const int64_t> out_offsets, int chunk)
     : out_offset_(out_offsets.begin(), out_offsets.end()) {
-  require_arg(chunk > 0 && chunk % kDecKeys == 0, "DecodePlan", "chunk " + std::to_string(chunk) + ": expected a positive multiple of 32");
+  require_arg(chunk > 0 && chunk % kDecKeys == 0, "DecodePlan",
+              "chunk " + std::to_string(chunk) + ": expected a positive multiple of 32");
   const int n_sets = int(sets.size()), n_out = int(out_offsets.size());
   for (size_t r = 0; r < reads.size(); ++r) {
     const DecodeRead& rd = reads[r];
@@ -33,7 +34,8 @@ DecodePlan::DecodePlan(std::span<const DecodeSet> sets, std::span<const DecodeRe
   std::vector<int> by_set(reads.size());
   std::iota(by_set.begin(), by_set.end(), 0);
   std::stable_sort(by_set.begin(), by_set.end(), [&](int a, int b) {
-    return reads[a].set != reads[b].set ? reads[a].set < reads[b].set : reads[a].n_visible > reads[b].n_visible;
+    return reads[a].set != reads[b].set ? reads[a].set < reads[b].set
+                                        : reads[a].n_visible > reads[b].n_visible;
   });
   std::vector<int> vec_of(reads.size());
   vecs_.resize(reads.size());
@@ -54,7 +56,8 @@ DecodePlan::DecodePlan(std::span<const DecodeSet> sets, std::span<const DecodeRe
       size_t seeing = i0;
       while (seeing < i1 && vecs_[seeing].n_visible > key0) ++seeing;
       for (size_t v0 = i0; v0 < seeing; v0 += kDecVectors)
-        jobs_.push_back({set.k, set.v, set.stride, key0, n_keys, int(v0), int(std::min<size_t>(kDecVectors, seeing - v0)), c});
+        jobs_.push_back({set.k, set.v, set.stride, key0, n_keys, int(v0),
+                         int(std::min<size_t>(kDecVectors, seeing - v0)), c});
     }
     i0 = i1;
   }
@@ -109,14 +112,14 @@ DecodePlanView DecodePlan::view(const void* device) const {
 // ---- kernels ------------------------------------------------------------------------------------
 
 template <int D>
-struct DecLayout {  // dynamic shared memory, in floats
-  static constexpr int q = 0;                                  // [16][D], pre-scaled
-  static constexpr int k = q + kDecVectors * D;                // [32][D+1]
-  static constexpr int v = k + kDecKeys * (D + 1);             // [32][D]
-  static constexpr int p = v + kDecKeys * D;                   // [16][32] scores, then weights
-  static constexpr int m = p + kDecVectors * kDecKeys;         // [16] running max (log2 units)
-  static constexpr int l = m + kDecVectors;                    // [16] running sum
-  static constexpr int alpha = l + kDecVectors;                // [16] this tile's rescale
+struct DecLayout {                                      // dynamic shared memory, in floats
+  static constexpr int q = 0;                           // [16][D], pre-scaled
+  static constexpr int k = q + kDecVectors * D;         // [32][D+1]
+  static constexpr int v = k + kDecKeys * (D + 1);      // [32][D]
+  static constexpr int p = v + kDecKeys * D;            // [16][32] scores, then weights
+  static constexpr int m = p + kDecVectors * kDecKeys;  // [16] running max (log2 units)
+  static constexpr int l = m + kDecVectors;             // [16] running sum
+  static constexpr int alpha = l + kDecVectors;         // [16] this tile's rescale
   static constexpr int floats = alpha + kDecVectors;
 };
 
@@ -125,7 +128,8 @@ struct DecLayout {  // dynamic shared memory, in floats
 // thread t owns vector t/8 and dims t%8 + 8i.
 template <class T, int D>
 static __global__ void __launch_bounds__(kDecThreads)
-    decode_partial_kernel(DecodePlanView plan, const T* __restrict__ q, float* __restrict__ partials, float scale_log2) {
+    decode_partial_kernel(DecodePlanView plan, const T* __restrict__ q, float* __restrict__ partials,
+                          float scale_log2) {
   using L = DecLayout<D>;
   float* smem = dynamic_smem<float>();
   float *qs = smem + L::q, *ks = smem + L::k, *vs = smem + L::v, *ps = smem + L::p;
@@ -233,20 +237,25 @@ static void decode_launch(const DecodePlanView& plan, const T* q, T* out, float*
 }
 
 template <class T>
-void decode_attention(const DecodePlanView& plan, const T* q, T* out, float* partials, int head_dim, float scale,
-                      cudaStream_t stream) {
+void decode_attention(const DecodePlanView& plan, const T* q, T* out, float* partials, int head_dim,
+                      float scale, cudaStream_t stream) {
   if (plan.n_out == 0) return;
   switch (head_dim) {
-    case 64: return decode_launch<T, 64>(plan, q, out, partials, scale, stream);
-    case 128: return decode_launch<T, 128>(plan, q, out, partials, scale, stream);
+    case 64:
+      return decode_launch<T, 64>(plan, q, out, partials, scale, stream);
+    case 128:
+      return decode_launch<T, 128>(plan, q, out, partials, scale, stream);
     default:
       throw cokv::Error("kernels::decode_attention: head_dim " + std::to_string(head_dim) +
                         " is not supported (64 or 128)");
   }
 }
 
-template void decode_attention<float>(const DecodePlanView&, const float*, float*, float*, int, float, cudaStream_t);
-template void decode_attention<f16>(const DecodePlanView&, const f16*, f16*, float*, int, float, cudaStream_t);
-template void decode_attention<bf16>(const DecodePlanView&, const bf16*, bf16*, float*, int, float, cudaStream_t);
+template void decode_attention<float>(const DecodePlanView&, const float*, float*, float*, int, float,
+                                      cudaStream_t);
+template void decode_attention<f16>(const DecodePlanView&, const f16*, f16*, float*, int, float,
+                                    cudaStream_t);
+template void decode_attention<bf16>(const DecodePlanView&, const bf16*, bf16*, float*, int, float,
+                                     cudaStream_t);
 
 COKV_KERNELS_END

@@ -34,10 +34,10 @@ struct DecodeSet {
 };
 
 struct DecodeRead {
-  int set = 0;         // index into the sets
-  int64_t q = 0;       // element offset of the query vector in q
-  int n_visible = 0;   // keys [0, n_visible) of the set are visible (<= n_keys)
-  int out = 0;         // output vector the result goes to
+  int set = 0;        // index into the sets
+  int64_t q = 0;      // element offset of the query vector in q
+  int n_visible = 0;  // keys [0, n_visible) of the set are visible (<= n_keys)
+  int out = 0;        // output vector the result goes to
 };
 
 // Device-side records (plain data; DecodePlan lays them out).
@@ -57,9 +57,9 @@ struct DecodeVec {
 struct DecodePlanView {
   const DecodeJob* jobs = nullptr;
   const DecodeVec* vecs = nullptr;
-  const int32_t* out_ptr = nullptr;    // [O + 1]: vectors of output o are out_vecs[out_ptr[o] ..]
-  const int32_t* out_vecs = nullptr;   // [R]
-  const int64_t* out_offset = nullptr; // [O]: element offset of output o in out
+  const int32_t* out_ptr = nullptr;     // [O + 1]: vectors of output o are out_vecs[out_ptr[o] ..]
+  const int32_t* out_vecs = nullptr;    // [R]
+  const int64_t* out_offset = nullptr;  // [O]: element offset of output o in out
   int n_jobs = 0, n_out = 0;
 };
 
@@ -67,12 +67,12 @@ class DecodePlan {
  public:
   static constexpr int kDefaultChunk = 256;
   // out_offsets[o]: element offset of output vector o. chunk: keys per job (a multiple of 32).
-  DecodePlan(std::span<const DecodeSet> sets, std::span<const DecodeRead> reads, std::span<const int64_t> out_offsets,
-             int chunk = kDefaultChunk);
+  DecodePlan(std::span<const DecodeSet> sets, std::span<const DecodeRead> reads,
+             std::span<const int64_t> out_offsets, int chunk = kDefaultChunk);
 
-  size_t bytes() const;                            // of the packed records
-  void pack(void* host) const;                     // writes bytes() bytes, for one copy to the device
-  DecodePlanView view(const void* device) const;   // pointers into the device copy of pack()
+  size_t bytes() const;                           // of the packed records
+  void pack(void* host) const;                    // writes bytes() bytes, for one copy to the device
+  DecodePlanView view(const void* device) const;  // pointers into the device copy of pack()
   int n_jobs() const { return int(jobs_.size()); }
   int n_out() const { return int(out_offset_.size()); }
   int n_parts() const { return n_parts_; }
@@ -90,7 +90,7 @@ class DecodePlan {
 // out[out_offset[o] + d] for every output vector; q and out row-major as the offsets say.
 // partials: plan.workspace_floats(head_dim) floats. scale: the softmax scale (1/sqrt(D)).
 template <class T>
-void decode_attention(const DecodePlanView& plan, const T* q, T* out, float* partials, int head_dim, float scale,
-                      cudaStream_t stream);
+void decode_attention(const DecodePlanView& plan, const T* q, T* out, float* partials, int head_dim,
+                      float scale, cudaStream_t stream);
 
 COKV_KERNELS_END

@@ -13,7 +13,8 @@
 
 // Shared memory: a static array of n elements of T, 32-byte aligned (wmma needs that).
 #if COKV_EMU
-#define COKV_SHARED(T, name, n) T* name = static_cast<T*>(::cokv::emu::shared_alloc(sizeof(T) * size_t(n), 32))
+#define COKV_SHARED(T, name, n) \
+  T* name = static_cast<T*>(::cokv::emu::shared_alloc(sizeof(T) * size_t(n), 32))
 #else
 #define COKV_SHARED(T, name, n) __shared__ __align__(32) T name[n]
 #endif
@@ -37,9 +38,12 @@ __device__ __forceinline__ float to_f32(f16 x) { return __half2float(x); }
 
 template <class T>
 __device__ __forceinline__ T from_f32(float x) {
-  if constexpr (std::is_same_v<T, float>) return x;
-  else if constexpr (std::is_same_v<T, bf16>) return __float2bfloat16(x);
-  else return __float2half(x);
+  if constexpr (std::is_same_v<T, float>)
+    return x;
+  else if constexpr (std::is_same_v<T, bf16>)
+    return __float2bfloat16(x);
+  else
+    return __float2half(x);
 }
 
 // Butterfly reductions: every lane ends with the same bits (each step adds the same pair).
@@ -73,7 +77,9 @@ void launch(const char* op, void (*kernel)(P...), dim3 grid, dim3 block, size_t 
 #if COKV_EMU
   ::cokv::emu::launch(kernel, grid, block, smem, stream, std::forward<A>(args)...);
 #else
+  // clang-format off
   kernel<<<grid, block, smem, stream>>>(std::forward<A>(args)...);
+  // clang-format on
 #endif
   check_cuda(cudaGetLastError(), op);
 }

@@ -23,11 +23,12 @@ void embed(const T* table, int64_t table_stride, int n_vocab, const int32_t* tok
   require_arg(n_vocab > 0 && n_cols > 0 && table_stride >= n_cols && out_stride >= n_cols, "embed",
               "expected a non-empty table and strides of at least a row");
   if (n_rows <= 0) return;
-  launch("embed", embed_kernel<T>, dim3(n_rows), dim3(kEmbedThreads), 0, stream, table, table_stride, n_vocab, tokens,
-         n_cols, out, out_stride);
+  launch("embed", embed_kernel<T>, dim3(n_rows), dim3(kEmbedThreads), 0, stream, table, table_stride, n_vocab,
+         tokens, n_cols, out, out_stride);
 }
 
-template void embed<float>(const float*, int64_t, int, const int32_t*, int, int, float*, int64_t, cudaStream_t);
+template void embed<float>(const float*, int64_t, int, const int32_t*, int, int, float*, int64_t,
+                           cudaStream_t);
 template void embed<f16>(const f16*, int64_t, int, const int32_t*, int, int, float*, int64_t, cudaStream_t);
 template void embed<bf16>(const bf16*, int64_t, int, const int32_t*, int, int, float*, int64_t, cudaStream_t);
 

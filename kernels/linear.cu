@@ -5,7 +5,8 @@
 COKV_KERNELS_BEGIN
 
 static void check_blas(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw cokv::Error(std::string("kernels::") + what + ": " + cublasGetStatusString(s));
+  if (s != CUBLAS_STATUS_SUCCESS)
+    throw cokv::Error(std::string("kernels::") + what + ": " + cublasGetStatusString(s));
 }
 
 Blas::Blas(cudaStream_t stream) : stream_(stream) {
@@ -13,7 +14,8 @@ Blas::Blas(cudaStream_t stream) : stream_(stream) {
   check_blas(cublasSetStream(h_, stream), "Blas: cublasSetStream");
   // CUBLAS_COMPUTE_32F already rules out TF32; also keep split-K reductions in fp32 when the
   // output is 16-bit.
-  check_blas(cublasSetMathMode(h_, cublasMath_t(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)),
+  check_blas(cublasSetMathMode(
+                 h_, cublasMath_t(CUBLAS_DEFAULT_MATH | CUBLAS_MATH_DISALLOW_REDUCED_PRECISION_REDUCTION)),
              "Blas: cublasSetMathMode");
 }
 
@@ -34,9 +36,12 @@ static __global__ void __launch_bounds__(kBiasThreads)
 
 static cudaDataType cuda_type(DType t) {
   switch (t) {
-    case DType::F32: return CUDA_R_32F;
-    case DType::F16: return CUDA_R_16F;
-    case DType::BF16: return CUDA_R_16BF;
+    case DType::F32:
+      return CUDA_R_32F;
+    case DType::F16:
+      return CUDA_R_16F;
+    case DType::BF16:
+      return CUDA_R_16BF;
   }
   return CUDA_R_32F;
 }
@@ -55,24 +60,24 @@ void linear(const Blas& blas, const LinearArgs& a) {
   // Row-major Y [M, N] is column-major Y^T [N, M] = W [N, K] (column-major W^T, transposed)
   // times X^T [K, M] (column-major X, as is).
   const float alpha = 1.f, beta = a.accumulate ? 1.f : 0.f;
-  check_blas(cublasGemmEx(blas.handle(), CUBLAS_OP_T, CUBLAS_OP_N, a.n, a.m, a.k, &alpha, a.w, cuda_type(a.w_type),
-                          int(a.ldw), a.x, cuda_type(a.x_type), int(a.ldx), &beta, a.y, cuda_type(a.y_type),
-                          int(a.ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+  check_blas(cublasGemmEx(blas.handle(), CUBLAS_OP_T, CUBLAS_OP_N, a.n, a.m, a.k, &alpha, a.w,
+                          cuda_type(a.w_type), int(a.ldw), a.x, cuda_type(a.x_type), int(a.ldx), &beta, a.y,
+                          cuda_type(a.y_type), int(a.ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
              "linear: cublasGemmEx");
   if (!a.bias) return;
   const dim3 grid(a.m, ceil_div(a.n, kBiasThreads));
   switch (a.y_type) {
     case DType::F32:
-      launch("linear bias", bias_kernel<float>, grid, dim3(kBiasThreads), 0, blas.stream(), static_cast<float*>(a.y),
-             a.ldy, a.bias, a.n);
+      launch("linear bias", bias_kernel<float>, grid, dim3(kBiasThreads), 0, blas.stream(),
+             static_cast<float*>(a.y), a.ldy, a.bias, a.n);
       break;
     case DType::F16:
-      launch("linear bias", bias_kernel<f16>, grid, dim3(kBiasThreads), 0, blas.stream(), static_cast<f16*>(a.y),
-             a.ldy, a.bias, a.n);
+      launch("linear bias", bias_kernel<f16>, grid, dim3(kBiasThreads), 0, blas.stream(),
+             static_cast<f16*>(a.y), a.ldy, a.bias, a.n);
       break;
     case DType::BF16:
-      launch("linear bias", bias_kernel<bf16>, grid, dim3(kBiasThreads), 0, blas.stream(), static_cast<bf16*>(a.y),
-             a.ldy, a.bias, a.n);
+      launch("linear bias", bias_kernel<bf16>, grid, dim3(kBiasThreads), 0, blas.stream(),
+             static_cast<bf16*>(a.y), a.ldy, a.bias, a.n);
       break;
   }
 }

@@ -32,14 +32,14 @@ class Blas {
 };
 
 struct LinearArgs {
-  const void* x = nullptr;   // [M, K], row stride ldx
-  const void* w = nullptr;   // [N, K], row stride ldw
-  void* y = nullptr;         // [M, N], row stride ldy
+  const void* x = nullptr;      // [M, K], row stride ldx
+  const void* w = nullptr;      // [N, K], row stride ldw
+  void* y = nullptr;            // [M, N], row stride ldy
   const float* bias = nullptr;  // [N] or null, added after the product
   DType x_type = DType::F32, w_type = DType::F32, y_type = DType::F32;
   int64_t ldx = 0, ldw = 0, ldy = 0;
   int m = 0, n = 0, k = 0;
-  bool accumulate = false;   // y += x w^T instead of y = x w^T
+  bool accumulate = false;  // y += x w^T instead of y = x w^T
 };
 
 void linear(const Blas& blas, const LinearArgs& a);

@@ -23,12 +23,14 @@ static __global__ void __launch_bounds__(kLogitThreads)
   float m = -INFINITY;
   int mi = n;
   for (int j = threadIdx.x; j < n; j += kLogitThreads) max_merge(m, mi, row[j], j);
-  for (int o = 16; o > 0; o >>= 1) max_merge(m, mi, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, mi, o));
+  for (int o = 16; o > 0; o >>= 1)
+    max_merge(m, mi, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, mi, o));
   if (lane == 0) wm[warp] = m, wi[warp] = mi;
   __syncthreads();
   m = lane < n_warps ? wm[lane] : -INFINITY;
   mi = lane < n_warps ? wi[lane] : n;
-  for (int o = 16; o > 0; o >>= 1) max_merge(m, mi, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, mi, o));
+  for (int o = 16; o > 0; o >>= 1)
+    max_merge(m, mi, __shfl_xor_sync(0xffffffffu, m, o), __shfl_xor_sync(0xffffffffu, mi, o));
   if (argmax && threadIdx.x == 0) argmax[blockIdx.x] = mi;
   if (!logp) return;  // uniform over the block
   float s = 0.f;
@@ -40,11 +42,12 @@ static __global__ void __launch_bounds__(kLogitThreads)
 
 void logits_rows(const float* logits, int64_t stride, int n_rows, int n_vocab, int32_t* argmax,
                  const int32_t* targets, float* logp, cudaStream_t stream) {
-  require_arg(n_vocab > 0 && stride >= n_vocab, "logits_rows", "expected a vocabulary > 0 within the row stride");
+  require_arg(n_vocab > 0 && stride >= n_vocab, "logits_rows",
+              "expected a vocabulary > 0 within the row stride");
   require_arg((targets == nullptr) == (logp == nullptr), "logits_rows", "targets and logp come together");
   if (n_rows <= 0) return;
-  launch("logits_rows", logits_kernel, dim3(n_rows), dim3(kLogitThreads), 0, stream, logits, stride, n_vocab, argmax,
-         targets, logp);
+  launch("logits_rows", logits_kernel, dim3(n_rows), dim3(kLogitThreads), 0, stream, logits, stride, n_vocab,
+         argmax, targets, logp);
 }
 
 COKV_KERNELS_END

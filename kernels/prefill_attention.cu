@@ -15,18 +15,18 @@ COKV_KERNELS_BEGIN
 
 using namespace nvcuda;
 
-constexpr int kPfRows = 64;   // query rows per block
-constexpr int kPfKeys = 64;   // keys per tile
+constexpr int kPfRows = 64;  // query rows per block
+constexpr int kPfKeys = 64;  // keys per tile
 constexpr int kPfThreads = 128;
 
 // Shared memory layout (bytes), every region 128-byte aligned. Region A holds the Q tile
 // while its fragments load, then S (fp32) and P (input type).
 template <int D>
 struct PfLayout {
-  static constexpr int ldq = D + 8;         // K, V, Q tiles (16-bit elements; pad against bank conflicts)
-  static constexpr int lds = kPfKeys + 4;   // S (fp32)
-  static constexpr int ldp = kPfKeys + 8;   // P (16-bit)
-  static constexpr int ldo = D + 4;         // O (fp32)
+  static constexpr int ldq = D + 8;        // K, V, Q tiles (16-bit elements; pad against bank conflicts)
+  static constexpr int lds = kPfKeys + 4;  // S (fp32)
+  static constexpr int ldp = kPfKeys + 8;  // P (16-bit)
+  static constexpr int ldo = D + 4;        // O (fp32)
   static constexpr size_t round(size_t b) { return (b + 127) / 128 * 128; }
   static constexpr size_t k_off = 0;
   static constexpr size_t v_off = k_off + round(size_t(kPfKeys) * ldq * 2);
@@ -34,14 +34,16 @@ struct PfLayout {
   static constexpr size_t ml_off = o_off + round(size_t(kPfRows) * ldo * 4);
   static constexpr size_t a_off = ml_off + round(2 * kPfRows * 4);
   static constexpr size_t s_bytes = round(size_t(kPfRows) * lds * 4);
-  static constexpr size_t q_bytes = round(size_t(kPfRows) * ldq * 2), sp_bytes = s_bytes + round(size_t(kPfRows) * ldp * 2);
+  static constexpr size_t q_bytes = round(size_t(kPfRows) * ldq * 2),
+                          sp_bytes = s_bytes + round(size_t(kPfRows) * ldp * 2);
   static constexpr size_t bytes = a_off + (q_bytes > sp_bytes ? q_bytes : sp_bytes);
 };
 
 // Rows r0 .. r0+63 of a [rows, D] slice (row stride `stride`) into dst (row stride ld);
 // rows at or beyond n_rows become zeros.
 template <class T, int D>
-static __device__ __forceinline__ void pf_load_tile(T* dst, int ld, const T* src, int64_t stride, int r0, int n_rows) {
+static __device__ __forceinline__ void pf_load_tile(T* dst, int ld, const T* src, int64_t stride, int r0,
+                                                    int n_rows) {
   constexpr int kChunks = D / 8;  // 16-byte chunks per row
   for (int c = threadIdx.x; c < kPfRows * kChunks; c += kPfThreads) {
     const int r = c / kChunks, x = c % kChunks;
@@ -53,16 +55,17 @@ static __device__ __forceinline__ void pf_load_tile(T* dst, int ld, const T* src
 
 template <class T, int D>
 static __global__ void __launch_bounds__(kPfThreads)
-    prefill_attention_kernel(const T* __restrict__ q, int64_t q_stride, const T* __restrict__ k, int64_t k_stride,
-                             const T* __restrict__ v, int64_t v_stride, T* __restrict__ out, int64_t out_stride,
-                             float* __restrict__ lse, int n_tokens, int group, float scale_log2) {
+    prefill_attention_kernel(const T* __restrict__ q, int64_t q_stride, const T* __restrict__ k,
+                             int64_t k_stride, const T* __restrict__ v, int64_t v_stride, T* __restrict__ out,
+                             int64_t out_stride, float* __restrict__ lse, int n_tokens, int group,
+                             float scale_log2) {
   using L = PfLayout<D>;
   unsigned char* smem = dynamic_smem<unsigned char>();
   T* Ks = reinterpret_cast<T*>(smem + L::k_off);
   T* Vs = reinterpret_cast<T*>(smem + L::v_off);
   float* O = reinterpret_cast<float*>(smem + L::o_off);
   float* M = reinterpret_cast<float*>(smem + L::ml_off);  // running max per row (log2 units)
-  float* Lsum = M + kPfRows;                               // running sum per row
+  float* Lsum = M + kPfRows;                              // running sum per row
   T* Qs = reinterpret_cast<T*>(smem + L::a_off);
   float* S = reinterpret_cast<float*>(smem + L::a_off);
   T* P = reinterpret_cast<T*>(smem + L::a_off + L::s_bytes);
@@ -77,7 +80,8 @@ static __global__ void __launch_bounds__(kPfThreads)
   __syncthreads();
   wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> qf[D / 16];
 #pragma unroll
-  for (int kk = 0; kk < D / 16; ++kk) wmma::load_matrix_sync(qf[kk], Qs + warp * 16 * L::ldq + kk * 16, L::ldq);
+  for (int kk = 0; kk < D / 16; ++kk)
+    wmma::load_matrix_sync(qf[kk], Qs + warp * 16 * L::ldq + kk * 16, L::ldq);
   __syncthreads();  // region A is S and P from here on
 
   float* Sw = S + warp * 16 * L::lds;
@@ -154,7 +158,8 @@ static __global__ void __launch_bounds__(kPfThreads)
     const float* orow = Ow + i * L::ldo + half * (D / 2);
     T* dst = out + int64_t(row) * out_stride + int64_t(h) * D + half * (D / 2);
     for (int d = 0; d < D / 2; ++d) dst[d] = from_f32<T>(orow[d] * inv);
-    if (lse && half == 0) lse[int64_t(h) * n_tokens + row] = (M[mrow] + log2f(Lsum[mrow])) * 0.69314718055994531f;
+    if (lse && half == 0)
+      lse[int64_t(h) * n_tokens + row] = (M[mrow] + log2f(Lsum[mrow])) * 0.69314718055994531f;
   }
 }
 
@@ -170,12 +175,13 @@ static void prefill_launch(const T* q, int64_t qs, const T* k, int64_t ks, const
 static bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 template <class T>
-void prefill_attention(const T* q, int64_t q_stride, const T* k, int64_t k_stride, const T* v, int64_t v_stride,
-                       T* out, int64_t out_stride, float* lse, int n_tokens, int n_heads, int n_kv_heads,
-                       int head_dim, float scale, cudaStream_t stream) {
+void prefill_attention(const T* q, int64_t q_stride, const T* k, int64_t k_stride, const T* v,
+                       int64_t v_stride, T* out, int64_t out_stride, float* lse, int n_tokens, int n_heads,
+                       int n_kv_heads, int head_dim, float scale, cudaStream_t stream) {
   static_assert(!std::is_same_v<T, float>, "prefill_attention runs on tensor cores: f16 or bf16 inputs");
-  require_arg(n_kv_heads > 0 && n_heads % n_kv_heads == 0, "prefill_attention",
-              "query heads " + std::to_string(n_heads) + " not a multiple of KV heads " + std::to_string(n_kv_heads));
+  require_arg(
+      n_kv_heads > 0 && n_heads % n_kv_heads == 0, "prefill_attention",
+      "query heads " + std::to_string(n_heads) + " not a multiple of KV heads " + std::to_string(n_kv_heads));
   require_arg(q_stride % 8 == 0 && k_stride % 8 == 0 && v_stride % 8 == 0 && aligned16(q) && aligned16(k) &&
                   aligned16(v),
               "prefill_attention", "expected 16-byte aligned rows (strides multiples of 8 elements)");
@@ -185,16 +191,20 @@ void prefill_attention(const T* q, int64_t q_stride, const T* k, int64_t k_strid
   if (n_tokens <= 0) return;
   const int group = n_heads / n_kv_heads;
   switch (head_dim) {
-    case 64: return prefill_launch<T, 64>(q, q_stride, k, k_stride, v, v_stride, out, out_stride, lse, n_tokens, n_heads, group, scale, stream);
-    case 128: return prefill_launch<T, 128>(q, q_stride, k, k_stride, v, v_stride, out, out_stride, lse, n_tokens, n_heads, group, scale, stream);
+    case 64:
+      return prefill_launch<T, 64>(q, q_stride, k, k_stride, v, v_stride, out, out_stride, lse, n_tokens,
+                                   n_heads, group, scale, stream);
+    case 128:
+      return prefill_launch<T, 128>(q, q_stride, k, k_stride, v, v_stride, out, out_stride, lse, n_tokens,
+                                    n_heads, group, scale, stream);
     default:
       throw cokv::Error("kernels::prefill_attention: head_dim " + std::to_string(head_dim) +
                         " is not supported (64 or 128)");
   }
 }
 
-template void prefill_attention<f16>(const f16*, int64_t, const f16*, int64_t, const f16*, int64_t, f16*, int64_t,
-                                     float*, int, int, int, int, float, cudaStream_t);
+template void prefill_attention<f16>(const f16*, int64_t, const f16*, int64_t, const f16*, int64_t, f16*,
+                                     int64_t, float*, int, int, int, int, float, cudaStream_t);
 template void prefill_attention<bf16>(const bf16*, int64_t, const bf16*, int64_t, const bf16*, int64_t, bf16*,
                                       int64_t, float*, int, int, int, int, float, cudaStream_t);
 

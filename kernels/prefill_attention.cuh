@@ -16,8 +16,8 @@ COKV_KERNELS_BEGIN
 // elements, multiples of 8; pointers 16-byte aligned). lse: null, or [H, T] receiving
 // log(sum_j exp(scale * q_t . k_j)) over the keys row t sees (natural log).
 template <class T>
-void prefill_attention(const T* q, int64_t q_stride, const T* k, int64_t k_stride, const T* v, int64_t v_stride,
-                       T* out, int64_t out_stride, float* lse, int n_tokens, int n_heads, int n_kv_heads,
-                       int head_dim, float scale, cudaStream_t stream);
+void prefill_attention(const T* q, int64_t q_stride, const T* k, int64_t k_stride, const T* v,
+                       int64_t v_stride, T* out, int64_t out_stride, float* lse, int n_tokens, int n_heads,
+                       int n_kv_heads, int head_dim, float scale, cudaStream_t stream);
 
 COKV_KERNELS_END

@@ -17,9 +17,9 @@ static __device__ __forceinline__ uint32_t score_key(float s) {
 static __global__ void __launch_bounds__(kRankThreads)
     rank_kernel(const float* __restrict__ scores, int64_t stride, const uint8_t* __restrict__ tier, int n,
                 int32_t* __restrict__ order, int32_t* __restrict__ rank, int64_t out_stride, uint32_t* ws) {
-  COKV_SHARED(int, base, kBins);                  // next free output slot per digit
-  COKV_SHARED(int, warp_count, kRankWarps * kBins);
-  COKV_SHARED(int, warp_off, kRankWarps * kBins);
+  COKV_SHARED(int, base, kBins);  // next free output slot per digit
+  COKV_SHARED(int, warp_count, kRankWarps* kBins);
+  COKV_SHARED(int, warp_off, kRankWarps* kBins);
   COKV_SHARED(int, tile_total, kBins);
   const int64_t h = blockIdx.x;
   const float* s = scores + h * stride;
@@ -36,8 +36,10 @@ static __global__ void __launch_bounds__(kRankThreads)
     const bool first = pass == 0, last = pass == n_passes - 1, tier_pass = pass == kScorePasses;
     // The element at slot i of this pass: its key and position, and its digit.
     auto element = [&](int i, uint32_t& key, uint32_t& pos) {
-      if (first) key = score_key(s[i]), pos = uint32_t(i);
-      else key = src[i], pos = src[n + i];
+      if (first)
+        key = score_key(s[i]), pos = uint32_t(i);
+      else
+        key = src[i], pos = src[n + i];
     };
     auto digit = [&](uint32_t key, uint32_t pos) {
       return tier_pass ? kBins - 1 - int(tr[pos]) : int(key >> (kDigitBits * pass)) & (kBins - 1);
@@ -105,12 +107,12 @@ static __global__ void __launch_bounds__(kRankThreads)
 
 size_t rank_workspace_bytes(int n_heads, int n) { return size_t(n_heads) * n * 4 * sizeof(uint32_t); }
 
-void rank_positions(const float* scores, int64_t stride, const uint8_t* tier, int n_heads, int n, int32_t* order,
-                    int32_t* rank, int64_t out_stride, void* workspace, cudaStream_t stream) {
+void rank_positions(const float* scores, int64_t stride, const uint8_t* tier, int n_heads, int n,
+                    int32_t* order, int32_t* rank, int64_t out_stride, void* workspace, cudaStream_t stream) {
   require_arg(stride >= n && out_stride >= n, "rank_positions", "row strides shorter than a row");
   if (n <= 0 || n_heads <= 0) return;
-  launch("rank_positions", rank_kernel, dim3(n_heads), dim3(kRankThreads), 0, stream, scores, stride, tier, n, order,
-         rank, out_stride, static_cast<uint32_t*>(workspace));
+  launch("rank_positions", rank_kernel, dim3(n_heads), dim3(kRankThreads), 0, stream, scores, stride, tier, n,
+         order, rank, out_stride, static_cast<uint32_t*>(workspace));
 }
 
 COKV_KERNELS_END

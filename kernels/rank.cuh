@@ -17,7 +17,7 @@ size_t rank_workspace_bytes(int n_heads, int n);
 
 // scores [G, N] (row stride), tier [G, N] or null (same stride), order [G, N]: positions
 // best first; rank [G, N] or null: rank[g, order[g, i]] = i. workspace: rank_workspace_bytes.
-void rank_positions(const float* scores, int64_t stride, const uint8_t* tier, int n_heads, int n, int32_t* order,
-                    int32_t* rank, int64_t out_stride, void* workspace, cudaStream_t stream);
+void rank_positions(const float* scores, int64_t stride, const uint8_t* tier, int n_heads, int n,
+                    int32_t* order, int32_t* rank, int64_t out_stride, void* workspace, cudaStream_t stream);
 
 COKV_KERNELS_END

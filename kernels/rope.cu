@@ -7,8 +7,8 @@ COKV_KERNELS_BEGIN
 constexpr int kRopeThreads = 256;
 
 static __global__ void __launch_bounds__(kRopeThreads)
-    rope_cache_kernel(const int32_t* __restrict__ pos, int64_t n, const double* __restrict__ inv_freq, int n_pairs,
-                      float* __restrict__ cos_out, float* __restrict__ sin_out) {
+    rope_cache_kernel(const int32_t* __restrict__ pos, int64_t n, const double* __restrict__ inv_freq,
+                      int n_pairs, float* __restrict__ cos_out, float* __restrict__ sin_out) {
   const int64_t e = int64_t(blockIdx.x) * kRopeThreads + threadIdx.x;
   if (e >= n) return;
   const int64_t r = e / n_pairs;
@@ -42,8 +42,8 @@ void rope_cache(const int32_t* pos, int n_rows, const double* inv_freq, int n_pa
   require_arg(n_rows >= 0 && n_pairs > 0, "rope_cache", "expected rows >= 0 and pairs > 0");
   const int64_t n = int64_t(n_rows) * n_pairs;
   if (n == 0) return;
-  launch("rope_cache", rope_cache_kernel, dim3(ceil_div(n, kRopeThreads)), dim3(kRopeThreads), 0, stream, pos, n,
-         inv_freq, n_pairs, cos, sin);
+  launch("rope_cache", rope_cache_kernel, dim3(ceil_div(n, kRopeThreads)), dim3(kRopeThreads), 0, stream, pos,
+         n, inv_freq, n_pairs, cos, sin);
 }
 
 template <class T>
@@ -52,14 +52,18 @@ void rope(T* x, int64_t x_stride, int n_rows, int n_heads, int head_dim, int rop
   require_arg(rope_dim > 0 && rope_dim % 2 == 0 && rope_dim <= head_dim, "rope",
               "rope_dim " + std::to_string(rope_dim) + ": expected even, > 0 and <= head_dim " +
                   std::to_string(head_dim));
-  require_arg(n_heads > 0 && x_stride >= int64_t(n_heads) * head_dim, "rope", "row stride shorter than the heads");
+  require_arg(n_heads > 0 && x_stride >= int64_t(n_heads) * head_dim, "rope",
+              "row stride shorter than the heads");
   if (n_rows <= 0) return;
   launch("rope", rope_kernel<T>, dim3(n_rows), dim3(kRopeThreads), 0, stream, x, x_stride, n_heads, head_dim,
          rope_dim / 2, pairs == RopePairs::HalfSplit, cos, sin);
 }
 
-template void rope<float>(float*, int64_t, int, int, int, int, RopePairs, const float*, const float*, cudaStream_t);
-template void rope<f16>(f16*, int64_t, int, int, int, int, RopePairs, const float*, const float*, cudaStream_t);
-template void rope<bf16>(bf16*, int64_t, int, int, int, int, RopePairs, const float*, const float*, cudaStream_t);
+template void rope<float>(float*, int64_t, int, int, int, int, RopePairs, const float*, const float*,
+                          cudaStream_t);
+template void rope<f16>(f16*, int64_t, int, int, int, int, RopePairs, const float*, const float*,
+                        cudaStream_t);
+template void rope<bf16>(bf16*, int64_t, int, int, int, int, RopePairs, const float*, const float*,
+                         cudaStream_t);
 
 COKV_KERNELS_END

@@ -8,7 +8,8 @@ constexpr int kScoreThreads = 256;
 
 // grid (position blocks, G).
 static __global__ void __launch_bounds__(kScoreThreads)
-    pool_kernel(const float* __restrict__ x, int64_t xs, float* __restrict__ y, int64_t ys, int n, int pool, int kernel) {
+    pool_kernel(const float* __restrict__ x, int64_t xs, float* __restrict__ y, int64_t ys, int n, int pool,
+                int kernel) {
   const int i = int(blockIdx.x) * kScoreThreads + int(threadIdx.x);
   if (i >= n) return;
   const float* xr = x + int64_t(blockIdx.y) * xs;
@@ -34,7 +35,8 @@ static __global__ void __launch_bounds__(kScoreThreads)
 
 // One block per head: the max of the prior, then the scaling.
 static __global__ void __launch_bounds__(kScoreThreads)
-    scale_by_prior_kernel(float* __restrict__ s, int64_t ss, const float* __restrict__ prior, int64_t ps, int n) {
+    scale_by_prior_kernel(float* __restrict__ s, int64_t ss, const float* __restrict__ prior, int64_t ps,
+                          int n) {
   COKV_SHARED(float, scratch, 32);
   const float* pr = prior + int64_t(blockIdx.x) * ps;
   float* sr = s + int64_t(blockIdx.x) * ss;
@@ -54,38 +56,42 @@ static __global__ void __launch_bounds__(kScoreThreads)
   const int j = int(blockIdx.x) * kScoreThreads + int(threadIdx.x);
   if (j >= n) return;
   const int64_t e = int64_t(blockIdx.y) * ss + j;
-  if (j < sinks) s[e] = -float(j), tier[e] = uint8_t(recent_tier + 1);
-  else if (j >= n - recent) s[e] = float(j), tier[e] = uint8_t(recent_tier);
-  else tier[e] = 0;
+  if (j < sinks)
+    s[e] = -float(j), tier[e] = uint8_t(recent_tier + 1);
+  else if (j >= n - recent)
+    s[e] = float(j), tier[e] = uint8_t(recent_tier);
+  else
+    tier[e] = 0;
 }
 
 void pool_scores(const float* x, int64_t x_stride, float* y, int64_t y_stride, int n_heads, int n, Pool pool,
                  int kernel, cudaStream_t stream) {
-  require_arg(kernel >= 1 && kernel % 2 == 1, "pool_scores", "kernel " + std::to_string(kernel) + ": expected odd >= 1");
+  require_arg(kernel >= 1 && kernel % 2 == 1, "pool_scores",
+              "kernel " + std::to_string(kernel) + ": expected odd >= 1");
   if (n <= 0 || n_heads <= 0) return;
   if (pool == Pool::None || kernel == 1) {
-    check_cuda(cudaMemcpy2DAsync(y, y_stride * 4, x, x_stride * 4, size_t(n) * 4, n_heads, cudaMemcpyDeviceToDevice,
-                                 stream),
+    check_cuda(cudaMemcpy2DAsync(y, y_stride * 4, x, x_stride * 4, size_t(n) * 4, n_heads,
+                                 cudaMemcpyDeviceToDevice, stream),
                "pool_scores");
     return;
   }
-  launch("pool_scores", pool_kernel, dim3(ceil_div(n, kScoreThreads), n_heads), dim3(kScoreThreads), 0, stream, x,
-         x_stride, y, y_stride, n, int(pool), kernel);
+  launch("pool_scores", pool_kernel, dim3(ceil_div(n, kScoreThreads), n_heads), dim3(kScoreThreads), 0,
+         stream, x, x_stride, y, y_stride, n, int(pool), kernel);
 }
 
 template <class T>
-void value_norms(const T* v, int64_t row_stride, int64_t head_stride, int n_heads, int n, int head_dim, float* out,
-                 int64_t out_stride, cudaStream_t stream) {
+void value_norms(const T* v, int64_t row_stride, int64_t head_stride, int n_heads, int n, int head_dim,
+                 float* out, int64_t out_stride, cudaStream_t stream) {
   if (n <= 0 || n_heads <= 0) return;
-  launch("value_norms", value_norms_kernel<T>, dim3(ceil_div(n, kScoreThreads / 32), n_heads), dim3(kScoreThreads),
-         0, stream, v, row_stride, head_stride, n, head_dim, out, out_stride);
+  launch("value_norms", value_norms_kernel<T>, dim3(ceil_div(n, kScoreThreads / 32), n_heads),
+         dim3(kScoreThreads), 0, stream, v, row_stride, head_stride, n, head_dim, out, out_stride);
 }
 
 void scale_by_prior(float* s, int64_t s_stride, const float* prior, int64_t prior_stride, int n_heads, int n,
                     cudaStream_t stream) {
   if (n <= 0 || n_heads <= 0) return;
-  launch("scale_by_prior", scale_by_prior_kernel, dim3(n_heads), dim3(kScoreThreads), 0, stream, s, s_stride, prior,
-         prior_stride, n);
+  launch("scale_by_prior", scale_by_prior_kernel, dim3(n_heads), dim3(kScoreThreads), 0, stream, s, s_stride,
+         prior, prior_stride, n);
 }
 
 void positional_tiers(float* scores, int64_t stride, uint8_t* tier, int n_heads, int n, int sinks, int recent,
@@ -93,8 +99,8 @@ void positional_tiers(float* scores, int64_t stride, uint8_t* tier, int n_heads,
   require_arg(sinks >= 0 && recent >= 0 && recent_tier >= 0 && recent_tier < 15, "positional_tiers",
               "expected sinks, recent >= 0 and a tier below 15");
   if (n <= 0 || n_heads <= 0) return;
-  launch("positional_tiers", tiers_kernel, dim3(ceil_div(n, kScoreThreads), n_heads), dim3(kScoreThreads), 0, stream,
-         scores, stride, tier, n, sinks, recent, recent_tier);
+  launch("positional_tiers", tiers_kernel, dim3(ceil_div(n, kScoreThreads), n_heads), dim3(kScoreThreads), 0,
+         stream, scores, stride, tier, n, sinks, recent, recent_tier);
 }
 
 size_t snapkv_workspace(int n_heads, int n_rows, int n_kv_heads, int n_scored) {
@@ -102,10 +108,10 @@ size_t snapkv_workspace(int n_heads, int n_rows, int n_kv_heads, int n_scored) {
 }
 
 template <class T>
-void snapkv_scores(const WindowInputs<T>& w, const float* lse, int64_t lse_head_stride, int n_scored, Pool pool,
-                   int kernel, float* scores, float* workspace, cudaStream_t stream) {
-  float* own_lse = workspace;                                  // [H, W]
-  float* attn = workspace + size_t(w.n_heads) * w.n_rows;      // [G, N]
+void snapkv_scores(const WindowInputs<T>& w, const float* lse, int64_t lse_head_stride, int n_scored,
+                   Pool pool, int kernel, float* scores, float* workspace, cudaStream_t stream) {
+  float* own_lse = workspace;                              // [H, W]
+  float* attn = workspace + size_t(w.n_heads) * w.n_rows;  // [G, N]
   if (!lse) {
     window_lse(w, own_lse, stream);
     lse = own_lse, lse_head_stride = w.n_rows;
@@ -119,11 +125,11 @@ size_t ahakv_workspace(int n_heads, int n_rows, int n_kv_heads, int n_scored) {
 }
 
 template <class T>
-void ahakv_scores(const WindowInputs<T>& w, const T* v, int64_t v_row_stride, int64_t v_head_stride, int n_scored,
-                  int kernel, float* scores, float* workspace, cudaStream_t stream) {
-  float* lse = workspace;                                        // [H, W]
-  float* norms = lse + size_t(w.n_heads) * w.n_rows;             // [G, N]
-  float* prior = norms + size_t(w.n_kv_heads) * n_scored;        // [G, N]
+void ahakv_scores(const WindowInputs<T>& w, const T* v, int64_t v_row_stride, int64_t v_head_stride,
+                  int n_scored, int kernel, float* scores, float* workspace, cudaStream_t stream) {
+  float* lse = workspace;                                  // [H, W]
+  float* norms = lse + size_t(w.n_heads) * w.n_rows;       // [G, N]
+  float* prior = norms + size_t(w.n_kv_heads) * n_scored;  // [G, N]
   window_lse(w, lse, stream);
   window_scores(w, lse, w.n_rows, n_scored, scores, stream);
   value_norms(v, v_row_stride, v_head_stride, w.n_kv_heads, n_scored, w.head_dim, norms, n_scored, stream);
@@ -131,12 +137,12 @@ void ahakv_scores(const WindowInputs<T>& w, const T* v, int64_t v_row_stride, in
   scale_by_prior(scores, n_scored, prior, n_scored, w.n_kv_heads, n_scored, stream);
 }
 
-#define COKV_SCORES(T)                                                                                         \
-  template void value_norms<T>(const T*, int64_t, int64_t, int, int, int, float*, int64_t, cudaStream_t);     \
-  template void snapkv_scores<T>(const WindowInputs<T>&, const float*, int64_t, int, Pool, int, float*, float*, \
-                                 cudaStream_t);                                                               \
-  template void ahakv_scores<T>(const WindowInputs<T>&, const T*, int64_t, int64_t, int, int, float*, float*,   \
-                                cudaStream_t);
+#define COKV_SCORES(T)                                                                                    \
+  template void value_norms<T>(const T*, int64_t, int64_t, int, int, int, float*, int64_t, cudaStream_t); \
+  template void snapkv_scores<T>(const WindowInputs<T>&, const float*, int64_t, int, Pool, int, float*,   \
+                                 float*, cudaStream_t);                                                   \
+  template void ahakv_scores<T>(const WindowInputs<T>&, const T*, int64_t, int64_t, int, int, float*,     \
+                                float*, cudaStream_t);
 COKV_SCORES(float)
 COKV_SCORES(f16)
 COKV_SCORES(bf16)

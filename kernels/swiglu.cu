@@ -9,8 +9,8 @@ constexpr int kSwigluThreads = 256;
 // grid (rows, column blocks): rows in x (up to 2^31), columns in y.
 template <class T>
 static __global__ void __launch_bounds__(kSwigluThreads)
-    swiglu_kernel(const T* __restrict__ gate, int64_t gs, const T* __restrict__ up, int64_t us, T* __restrict__ out,
-                  int64_t os, int n_cols) {
+    swiglu_kernel(const T* __restrict__ gate, int64_t gs, const T* __restrict__ up, int64_t us,
+                  T* __restrict__ out, int64_t os, int n_cols) {
   const int j = int(blockIdx.y) * kSwigluThreads + int(threadIdx.x);
   if (j >= n_cols) return;
   const int64_t r = blockIdx.x;
@@ -29,8 +29,10 @@ void swiglu(const T* gate, int64_t gate_stride, const T* up, int64_t up_stride, 
          stream, gate, gate_stride, up, up_stride, out, out_stride, n_cols);
 }
 
-template void swiglu<float>(const float*, int64_t, const float*, int64_t, float*, int64_t, int, int, cudaStream_t);
+template void swiglu<float>(const float*, int64_t, const float*, int64_t, float*, int64_t, int, int,
+                            cudaStream_t);
 template void swiglu<f16>(const f16*, int64_t, const f16*, int64_t, f16*, int64_t, int, int, cudaStream_t);
-template void swiglu<bf16>(const bf16*, int64_t, const bf16*, int64_t, bf16*, int64_t, int, int, cudaStream_t);
+template void swiglu<bf16>(const bf16*, int64_t, const bf16*, int64_t, bf16*, int64_t, int, int,
+                           cudaStream_t);
 
 COKV_KERNELS_END

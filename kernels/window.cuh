@@ -36,7 +36,7 @@ void window_lse(const WindowInputs<T>& w, float* lse, cudaStream_t stream);
 // scores [G, N] (row stride N). lse[h * lse_head_stride + r]: row r's log-sum-exp under the
 // same scale (window_lse's [H, W], or prefill_attention's [H, T] shifted to row T-W).
 template <class T>
-void window_scores(const WindowInputs<T>& w, const float* lse, int64_t lse_head_stride, int n_scored, float* scores,
-                   cudaStream_t stream);
+void window_scores(const WindowInputs<T>& w, const float* lse, int64_t lse_head_stride, int n_scored,
+                   float* scores, cudaStream_t stream);
 
 COKV_KERNELS_END

@@ -1,17 +1,17 @@
 // Main of cokv-cuda-tests, the kernel parity suite compiled natively: runs the cases on the
 // GPU, or exits 77 (ctest's SKIP_RETURN_CODE) when there is no CUDA device.
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
-
-#include <cstdio>
-
 #include <cuda_runtime.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
 
 int main(int argc, char** argv) {
   int n = 0;
   const cudaError_t e = cudaGetDeviceCount(&n);
   if (e != cudaSuccess || n == 0) {
-    std::printf("cokv-cuda-tests: no CUDA device (%s): skipped\n", e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+    std::printf("cokv-cuda-tests: no CUDA device (%s): skipped\n",
+                e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
     return 77;
   }
   cudaDeviceProp prop{};

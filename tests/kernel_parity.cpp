@@ -113,15 +113,17 @@ struct ParityListener : Catch::TestEventListenerBase {
     if (t.cases == 0) return;
 #if COKV_EMU
     const cokv::emu::Stats s = cokv::emu::stats();
-    std::printf("kernel parity: %d cases ran emulated, %d device runs (forward, reverse and shuffled schedules, "
-                "outputs bitwise equal), %llu launches, %llu blocks, %llu fiber switches; worst error/tolerance "
-                "%.3g (%s)\n",
-                t.cases, t.runs, (unsigned long long)s.launches, (unsigned long long)s.blocks,
-                (unsigned long long)s.switches, t.worst_ratio, t.worst_where.c_str());
+    std::printf(
+        "kernel parity: %d cases ran emulated, %d device runs (forward, reverse and shuffled schedules, "
+        "outputs bitwise equal), %llu launches, %llu blocks, %llu fiber switches; worst error/tolerance "
+        "%.3g (%s)\n",
+        t.cases, t.runs, (unsigned long long)s.launches, (unsigned long long)s.blocks,
+        (unsigned long long)s.switches, t.worst_ratio, t.worst_where.c_str());
 #else
-    std::printf("kernel parity: %d cases ran on the GPU, %d device runs (each twice, outputs bitwise equal); worst "
-                "error/tolerance %.3g (%s)\n",
-                t.cases, t.runs, t.worst_ratio, t.worst_where.c_str());
+    std::printf(
+        "kernel parity: %d cases ran on the GPU, %d device runs (each twice, outputs bitwise equal); worst "
+        "error/tolerance %.3g (%s)\n",
+        t.cases, t.runs, t.worst_ratio, t.worst_where.c_str());
 #endif
     TestEventListenerBase::testRunEnded(stats);
   }

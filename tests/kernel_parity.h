@@ -14,9 +14,8 @@
 // device type is exact up to these; a CPU twin in fp32 has its own error of the same size,
 // so against a twin the bound is counted twice.
 #pragma once
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -34,7 +33,9 @@ using namespace cokv::kernels;
 template <class T>
 class Dev {
  public:
-  explicit Dev(size_t n) : n_(n) { check_cuda(cudaMalloc(&p_, std::max<size_t>(n, 1) * sizeof(T)), "cudaMalloc"); }
+  explicit Dev(size_t n) : n_(n) {
+    check_cuda(cudaMalloc(&p_, std::max<size_t>(n, 1) * sizeof(T)), "cudaMalloc");
+  }
   explicit Dev(const std::vector<T>& h) : Dev(h.size()) { upload(h); }
   ~Dev() { cudaFree(p_); }
   Dev(const Dev&) = delete;
@@ -59,15 +60,21 @@ class Dev {
 // ---- storage types on the host ----------------------------------------------------------------
 template <class T>
 T from_float(float x) {
-  if constexpr (std::is_same_v<T, float>) return x;
-  else if constexpr (std::is_same_v<T, bf16>) return __float2bfloat16(x);
-  else return __float2half(x);
+  if constexpr (std::is_same_v<T, float>)
+    return x;
+  else if constexpr (std::is_same_v<T, bf16>)
+    return __float2bfloat16(x);
+  else
+    return __float2half(x);
 }
 template <class T>
 float to_float(T x) {
-  if constexpr (std::is_same_v<T, float>) return x;
-  else if constexpr (std::is_same_v<T, bf16>) return __bfloat162float(x);
-  else return __half2float(x);
+  if constexpr (std::is_same_v<T, float>)
+    return x;
+  else if constexpr (std::is_same_v<T, bf16>)
+    return __bfloat162float(x);
+  else
+    return __half2float(x);
 }
 template <class T>
 std::vector<T> convert(const std::vector<float>& x) {
@@ -88,9 +95,12 @@ std::vector<float> rounded(const std::vector<float>& x) {
 }
 template <class T>
 constexpr double unit_roundoff() {
-  if constexpr (std::is_same_v<T, float>) return 0x1p-24;
-  else if constexpr (std::is_same_v<T, bf16>) return 0x1p-8;
-  else return 0x1p-11;
+  if constexpr (std::is_same_v<T, float>)
+    return 0x1p-24;
+  else if constexpr (std::is_same_v<T, bf16>)
+    return 0x1p-8;
+  else
+    return 0x1p-11;
 }
 template <class T>
 const char* type_name() {

@@ -4,7 +4,6 @@
 // malformed warp collectives, deadlocks, reads of unwritten shared memory, writes past an
 // allocation, invalid launches. The small kernels here are written as kernels/*.cu are.
 #include <catch2/catch.hpp>
-
 #include <numeric>
 #include <vector>
 
@@ -112,8 +111,10 @@ __global__ void read_unwritten_shared(float* out) {
 
 __global__ void divergent_collectives(int* out) {
   const int lane = int(threadIdx.x % 32);
-  if (lane < 8) out[lane] = __shfl_xor_sync(0xffffffffu, lane, 1);
-  else __syncwarp();
+  if (lane < 8)
+    out[lane] = __shfl_xor_sync(0xffffffffu, lane, 1);
+  else
+    __syncwarp();
 }
 
 __global__ void shuffle_outside_mask(int* out) {
@@ -178,7 +179,7 @@ TEST_CASE("emulator: no thread passes a barrier before every thread reached it",
       const std::vector<int> j = journal.download();
       INFO("schedule " << emu::order_name(s.order) << " seed " << s.seed << ", " << n << " threads");
       for (int i = 0; i < 3 * n; ++i) CHECK(j[i] / 1000 == i / n);  // phases never interleave
-      for (int ph = 0; ph < 3; ++ph) {  // each phase holds every thread once
+      for (int ph = 0; ph < 3; ++ph) {                              // each phase holds every thread once
         std::vector<int> ids(j.begin() + ph * n, j.begin() + (ph + 1) * n);
         std::sort(ids.begin(), ids.end());
         for (int t = 0; t < n; ++t) CHECK(ids[t] == 1000 * ph + t);
@@ -196,8 +197,8 @@ TEST_CASE("emulator: schedules really reorder threads between barriers", "[emu]"
     emu::launch(barrier_log, dim3(1), dim3(64), 0, nullptr, journal.p, cursor.p);
     orders.push_back(journal.download());
   }
-  CHECK(orders[0][0] == 0);    // forward: thread 0 first
-  CHECK(orders[1][0] == 63);   // reverse: thread 63 first
+  CHECK(orders[0][0] == 0);   // forward: thread 0 first
+  CHECK(orders[1][0] == 63);  // reverse: thread 63 first
   CHECK(orders[2] != orders[0]);
   CHECK(orders[2] != orders[1]);
   CHECK(orders[2] != orders[3]);  // another seed, another order
@@ -214,8 +215,8 @@ TEST_CASE("emulator: shuffle patterns (idx, up, down, xor) and votes at widths 3
       INFO("width " << width << " lane " << lane);
       CHECK(r[0] == 100 + base + 5 % width);
       CHECK(r[1] == 100 + base + (lane + 3) % width);
-      CHECK(r[2] == (lane - 3 >= base ? v - 3 : v));             // up: own value below the segment
-      CHECK(r[3] == (lane + 3 < base + width ? v + 3 : v));      // down: own value past it
+      CHECK(r[2] == (lane - 3 >= base ? v - 3 : v));         // up: own value below the segment
+      CHECK(r[3] == (lane + 3 < base + width ? v + 3 : v));  // down: own value past it
       CHECK(r[4] == 100 + (lane ^ 1));
       CHECK(r[5] == ((lane ^ 6) < base + width ? 100 + (lane ^ 6) : v));
       unsigned ballot = 0;
@@ -271,7 +272,8 @@ TEST_CASE("emulator: a missing barrier gives different results under different s
     run_tree_sum(dx, out, 1, n, true);
     CHECK(out.download()[0] == exact);
   }
-  INFO("racy sums: forward " << racy[0] << ", reverse " << racy[1] << ", shuffled " << racy[2] << ", " << racy[3]);
+  INFO("racy sums: forward " << racy[0] << ", reverse " << racy[1] << ", shuffled " << racy[2] << ", "
+                             << racy[3]);
   // Without barriers, forward order lets thread 0 add partial sums before their owners
   // (threads 1..127) have written them; reverse order happens to run every owner first.
   // The race shows as sums that differ between schedules, at least one of them wrong.
@@ -332,7 +334,8 @@ TEST_CASE("emulator: invalid launches fail as on the GPU", "[emu]") {
   cudaGetLastError();
   emu::launch(dynamic_shared_copy, dim3(1), dim3(2048), 0, nullptr, x.p, out.p, 16);  // > 1024 threads
   CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
-  emu::launch(dynamic_shared_copy, dim3(1), dim3(32), 64 * 1024, nullptr, x.p, out.p, 16);  // > 48 KiB, no opt-in
+  emu::launch(dynamic_shared_copy, dim3(1), dim3(32), 64 * 1024, nullptr, x.p, out.p,
+              16);  // > 48 KiB, no opt-in
   CHECK(cudaGetLastError() == cudaErrorInvalidConfiguration);
   REQUIRE(cudaFuncSetAttribute(dynamic_shared_copy, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024) ==
           cudaSuccess);
@@ -388,8 +391,9 @@ TEST_CASE("emulator: cublasGemmEx (column-major, transposes, bf16 in, f32 out, b
   cublasHandle_t h;
   REQUIRE(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS);
   const float alpha = 2.f, beta = 1.f;
-  REQUIRE(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, dA.p, CUDA_R_16BF, k, dB.p, CUDA_R_16BF, k,
-                       &beta, dC.p, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS);
+  REQUIRE(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, dA.p, CUDA_R_16BF, k, dB.p, CUDA_R_16BF,
+                       k, &beta, dC.p, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                       CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS);
   const std::vector<float> got = dC.download();
   for (int i = 0; i < m; ++i)
     for (int j = 0; j < n; ++j) {
@@ -397,11 +401,12 @@ TEST_CASE("emulator: cublasGemmEx (column-major, transposes, bf16 in, f32 out, b
       for (int x = 0; x < k; ++x) s += fA[size_t(i) * k + x] * fB[size_t(j) * k + x];
       CHECK(got[size_t(j) * m + i] == alpha * s + beta * 1.f);
     }
-  CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, dA.p, CUDA_R_16BF, k - 1, dB.p, CUDA_R_16BF, k,
-                     &beta, dC.p, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) ==
-        CUBLAS_STATUS_INVALID_VALUE);  // lda < k
-  CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, dA.p, CUDA_R_16BF, k, dB.p, CUDA_R_16F, k, &beta,
-                     dC.p, CUDA_R_32F, m, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_NOT_SUPPORTED);
+  CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, dA.p, CUDA_R_16BF, k - 1, dB.p,
+                     CUDA_R_16BF, k, &beta, dC.p, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                     CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_INVALID_VALUE);  // lda < k
+  CHECK(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &alpha, dA.p, CUDA_R_16BF, k, dB.p, CUDA_R_16F, k,
+                     &beta, dC.p, CUDA_R_32F, m, CUBLAS_COMPUTE_32F,
+                     CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_NOT_SUPPORTED);
   cublasDestroy(h);
 }
 
@@ -419,9 +424,9 @@ TEST_CASE("emulator: fp16 and bf16 round to nearest even, keep NaN and overflow 
   CHECK(__half2float(__float2half(65519.f)) == 65504.f);
   CHECK(std::isinf(__half2float(__float2half(65520.f))));
   CHECK(__half2float(__float2half(0x1p-24f)) == 0x1p-24f);
-  CHECK(__half2float(__float2half(0x1p-25f)) == 0.f);             // tie with 0 -> even (0)
-  CHECK(__half2float(__float2half(0x1p-25f * 3)) == 0x1p-23f);    // 1.5 ulp -> 2 ulp
-  CHECK(__half2float(__float2half(-0x1p-14f)) == -0x1p-14f);      // smallest normal
+  CHECK(__half2float(__float2half(0x1p-25f)) == 0.f);           // tie with 0 -> even (0)
+  CHECK(__half2float(__float2half(0x1p-25f * 3)) == 0x1p-23f);  // 1.5 ulp -> 2 ulp
+  CHECK(__half2float(__float2half(-0x1p-14f)) == -0x1p-14f);    // smallest normal
   CHECK(std::isnan(__half2float(__float2half(std::nanf("")))));
 #ifdef __FLT16_MAX__
   // Against the compiler's own fp16 conversion on a sweep of magnitudes and mantissas.

@@ -2,9 +2,8 @@
 // rows. Each against its CPU twin in lib/runtime (rms_norm, RopeTable + rope_rows, silu,
 // linear, argmax); log-softmax against a double _ref (lib's log_softmax_at is internal to
 // batch_decode.cpp). Harness and tolerance conventions: kernel_parity.h.
-#include "kernel_parity.h"
-
 #include "embed.cuh"
+#include "kernel_parity.h"
 #include "linear.cuh"
 #include "logits.cuh"
 #include "rms_norm.cuh"
@@ -51,7 +50,8 @@ Case rms_norm_case(int rows, int cols, int pad, uint32_t seed) {
               for (int c = 0; c < ys; ++c) {
                 const size_t i = size_t(r) * ys + c;
                 ref[i] = c < cols ? y(r, c) : -7.0;
-                if (c < cols) tol[i] = std::fabs(ref[i]) * (2 * (gamma_n(cols) / 2 + 4 * kU32) + unit_roundoff<T>());
+                if (c < cols)
+                  tol[i] = std::fabs(ref[i]) * (2 * (gamma_n(cols) / 2 + 4 * kU32) + unit_roundoff<T>());
               }
             compare("y", out[0], ref, tol, "2 (gamma_n(E)/2 + 4u) |y| + u_T |y|; padding exact");
           }};
@@ -60,9 +60,10 @@ Case rms_norm_case(int rows, int cols, int pad, uint32_t seed) {
 // ---- RoPE -------------------------------------------------------------------------------------
 template <class T>
 Case rope_case(int rows, int heads, int head_dim, int rope_dim, RopePairs pairs, int n_pos, uint32_t seed) {
-  return {std::string(type_name<T>()) + " rows " + std::to_string(rows) + " heads " + std::to_string(heads) + " D " +
-              std::to_string(head_dim) + " rope_dim " + std::to_string(rope_dim) +
-              (pairs == RopePairs::Adjacent ? " adjacent" : " half-split") + " positions < " + std::to_string(n_pos),
+  return {std::string(type_name<T>()) + " rows " + std::to_string(rows) + " heads " + std::to_string(heads) +
+              " D " + std::to_string(head_dim) + " rope_dim " + std::to_string(rope_dim) +
+              (pairs == RopePairs::Adjacent ? " adjacent" : " half-split") + " positions < " +
+              std::to_string(n_pos),
           [=] {
             cokv::ModelConfig c;
             c.rope_dim = rope_dim, c.head_dim = head_dim, c.rope_base = 500000.f;
@@ -76,7 +77,8 @@ Case rope_case(int rows, int heads, int head_dim, int rope_dim, RopePairs pairs,
             for (int r = 0; r < rows; ++r) pos[r] = r == 0 ? n_pos - 1 : int32_t(rng() % uint32_t(n_pos));
             // The host's per-pair inverse frequencies, as RopeTable::build forms them.
             std::vector<double> inv_freq(P);
-            for (int i = 0; i < P; ++i) inv_freq[i] = std::pow(double(c.rope_base), -2.0 * i / double(rope_dim));
+            for (int i = 0; i < P; ++i)
+              inv_freq[i] = std::pow(double(c.rope_base), -2.0 * i / double(rope_dim));
             const std::vector<float> x = rounded<T>(normal(size_t(rows) * stride, seed + 1, 2.f));
             Mat xm = to_mat(x, rows, width, stride);
             cokv::rope_rows(table, xm, heads, head_dim, pos.data());
@@ -86,7 +88,8 @@ Case rope_case(int rows, int heads, int head_dim, int rope_dim, RopePairs pairs,
               Dev<float> dcos(size_t(rows) * P), dsin(size_t(rows) * P);
               Dev<T> dx(convert<T>(x));
               rope_cache(dpos.get(), rows, dinv.get(), P, dcos.get(), dsin.get(), nullptr);
-              rope<T>(dx.get(), stride, rows, heads, head_dim, rope_dim, pairs, dcos.get(), dsin.get(), nullptr);
+              rope<T>(dx.get(), stride, rows, heads, head_dim, rope_dim, pairs, dcos.get(), dsin.get(),
+                      nullptr);
               return Outputs{dcos.download(), dsin.download(), widen(dx.download())};
             });
             // Tables: both sides round the same double angle's cos/sin to float: within one
@@ -122,7 +125,8 @@ Case rope_case(int rows, int heads, int head_dim, int rope_dim, RopePairs pairs,
 // ---- SwiGLU -------------------------------------------------------------------------------------
 template <class T>
 Case swiglu_case(int rows, int cols, uint32_t seed) {
-  return {std::string(type_name<T>()) + " " + std::to_string(rows) + "x" + std::to_string(cols) + " (fused gate|up)",
+  return {std::string(type_name<T>()) + " " + std::to_string(rows) + "x" + std::to_string(cols) +
+              " (fused gate|up)",
           [=] {
             // gate and up are the two halves of one [R, 2F] projection; out has padding.
             const int64_t in_stride = 2 * cols, out_stride = cols + 5;
@@ -130,7 +134,8 @@ Case swiglu_case(int rows, int cols, uint32_t seed) {
             const std::vector<T> sentinel(size_t(rows) * out_stride, from_float<T>(11.f));
             const Outputs out = run_device([&] {
               Dev<T> dgu(convert<T>(gu)), dout(sentinel);
-              swiglu<T>(dgu.get(), in_stride, dgu.get() + cols, in_stride, dout.get(), out_stride, rows, cols, nullptr);
+              swiglu<T>(dgu.get(), in_stride, dgu.get() + cols, in_stride, dout.get(), out_stride, rows, cols,
+                        nullptr);
               return Outputs{widen(dout.download())};
             });
             // silu: exp within 2u, the sum and the division u each (the quotient's
@@ -172,7 +177,8 @@ Case embed_case(int vocab, int cols, uint32_t seed) {
             for (int r = 0; r < rows; ++r)
               for (int c = 0; c < cols; ++c) {
                 const bool ok = tokens[r] >= 0 && tokens[r] < vocab;
-                ref[size_t(r) * cols + c] = ok ? tok_embd(tokens[r], c) : NAN;  // prefill's x.row(t) = tok_embd.row(id)
+                ref[size_t(r) * cols + c] =
+                    ok ? tok_embd(tokens[r], c) : NAN;  // prefill's x.row(t) = tok_embd.row(id)
               }
             compare("rows", out[0], ref, tol, "a gather: exact");
           }};
@@ -181,49 +187,54 @@ Case embed_case(int vocab, int cols, uint32_t seed) {
 // ---- linear (cuBLAS) ----------------------------------------------------------------------------
 template <class T, class Y>
 Case linear_case(int m, int n, int k, bool accumulate, bool bias, uint32_t seed) {
-  return {std::string(type_name<T>()) + " -> " + type_name<Y>() + " M " + std::to_string(m) + " N " +
-              std::to_string(n) + " K " + std::to_string(k) + (accumulate ? " accumulate" : "") + (bias ? " bias" : ""),
-          [=] {
-            const int64_t ldx = k + 3, ldw = k + 1, ldy = n + 2;
-            const std::vector<float> x = rounded<T>(normal(size_t(m) * ldx, seed));
-            const std::vector<float> w = rounded<T>(normal(size_t(n) * ldw, seed + 1, 0.3f));
-            const std::vector<float> y0 = rounded<Y>(normal(size_t(m) * ldy, seed + 2));
-            const std::vector<float> b = normal(n, seed + 3);
-            Mat yc;
-            cokv::linear(to_mat(x, m, k, ldx), to_mat(w, n, k, ldw), yc);
-            const Outputs out = run_device([&] {
-              Blas blas;
-              Dev<T> dx(convert<T>(x)), dw(convert<T>(w));
-              Dev<Y> dy(convert<Y>(y0));
-              Dev<float> db(b);
-              LinearArgs a;
-              a.x = dx.get(), a.w = dw.get(), a.y = dy.get(), a.bias = bias ? db.get() : nullptr;
-              a.x_type = a.w_type = dtype_of<T>(), a.y_type = dtype_of<Y>();
-              a.ldx = ldx, a.ldw = ldw, a.ldy = ldy, a.m = m, a.n = n, a.k = k, a.accumulate = accumulate;
-              linear(blas, a);
-              return Outputs{widen(dy.download())};
-            });
-            // Each side's dot product within gamma(K) sum|x w| (and the CPU twin's GEMM too);
-            // the residual and bias adds u each; the output rounded to Y, and with a bias the
-            // product is rounded to Y once before it is added. Padding untouched.
-            std::vector<double> ref(out[0].size()), tol(out[0].size(), 0.0);
-            for (int r = 0; r < m; ++r)
-              for (int c = 0; c < ldy; ++c) {
-                const size_t i = size_t(r) * ldy + c;
-                if (c >= n) {
-                  ref[i] = y0[i];
-                  continue;
-                }
-                double mag = 0;
-                for (int e = 0; e < k; ++e) mag += std::fabs(double(x[size_t(r) * ldx + e]) * w[size_t(c) * ldw + e]);
-                ref[i] = double(yc(r, c)) + (accumulate ? y0[i] : 0.0) + (bias ? b[c] : 0.0);
-                const double before_bias = std::fabs(ref[i] - (bias ? b[c] : 0.0));
-                tol[i] = 2 * gamma_n(k) * mag + 4 * kU32 * (std::fabs(y0[i]) + std::fabs(b[c]) + std::fabs(ref[i])) +
-                         unit_roundoff<Y>() * (std::fabs(ref[i]) + (bias ? before_bias : 0.0));
-              }
-            compare("y", out[0], ref, tol,
-                    "2 gamma(K) sum|x w| + 4u (|y0| + |b| + |y|) + u_Y (|y| + |y - b| with a bias); padding exact");
-          }};
+  return {
+      std::string(type_name<T>()) + " -> " + type_name<Y>() + " M " + std::to_string(m) + " N " +
+          std::to_string(n) + " K " + std::to_string(k) + (accumulate ? " accumulate" : "") +
+          (bias ? " bias" : ""),
+      [=] {
+        const int64_t ldx = k + 3, ldw = k + 1, ldy = n + 2;
+        const std::vector<float> x = rounded<T>(normal(size_t(m) * ldx, seed));
+        const std::vector<float> w = rounded<T>(normal(size_t(n) * ldw, seed + 1, 0.3f));
+        const std::vector<float> y0 = rounded<Y>(normal(size_t(m) * ldy, seed + 2));
+        const std::vector<float> b = normal(n, seed + 3);
+        Mat yc;
+        cokv::linear(to_mat(x, m, k, ldx), to_mat(w, n, k, ldw), yc);
+        const Outputs out = run_device([&] {
+          Blas blas;
+          Dev<T> dx(convert<T>(x)), dw(convert<T>(w));
+          Dev<Y> dy(convert<Y>(y0));
+          Dev<float> db(b);
+          LinearArgs a;
+          a.x = dx.get(), a.w = dw.get(), a.y = dy.get(), a.bias = bias ? db.get() : nullptr;
+          a.x_type = a.w_type = dtype_of<T>(), a.y_type = dtype_of<Y>();
+          a.ldx = ldx, a.ldw = ldw, a.ldy = ldy, a.m = m, a.n = n, a.k = k, a.accumulate = accumulate;
+          linear(blas, a);
+          return Outputs{widen(dy.download())};
+        });
+        // Each side's dot product within gamma(K) sum|x w| (and the CPU twin's GEMM too);
+        // the residual and bias adds u each; the output rounded to Y, and with a bias the
+        // product is rounded to Y once before it is added. Padding untouched.
+        std::vector<double> ref(out[0].size()), tol(out[0].size(), 0.0);
+        for (int r = 0; r < m; ++r)
+          for (int c = 0; c < ldy; ++c) {
+            const size_t i = size_t(r) * ldy + c;
+            if (c >= n) {
+              ref[i] = y0[i];
+              continue;
+            }
+            double mag = 0;
+            for (int e = 0; e < k; ++e)
+              mag += std::fabs(double(x[size_t(r) * ldx + e]) * w[size_t(c) * ldw + e]);
+            ref[i] = double(yc(r, c)) + (accumulate ? y0[i] : 0.0) + (bias ? b[c] : 0.0);
+            const double before_bias = std::fabs(ref[i] - (bias ? b[c] : 0.0));
+            tol[i] = 2 * gamma_n(k) * mag +
+                     4 * kU32 * (std::fabs(y0[i]) + std::fabs(b[c]) + std::fabs(ref[i])) +
+                     unit_roundoff<Y>() * (std::fabs(ref[i]) + (bias ? before_bias : 0.0));
+          }
+        compare(
+            "y", out[0], ref, tol,
+            "2 gamma(K) sum|x w| + 4u (|y0| + |b| + |y|) + u_Y (|y| + |y - b| with a bias); padding exact");
+      }};
 }
 
 // ---- logit rows -----------------------------------------------------------------------------------
@@ -260,10 +271,12 @@ Case logits_case(int rows, int vocab, uint32_t seed) {
               lp_ref[r] = double(row[targets[r]]) - mx - std::log(z);
               // The fp32 sum: ceil(V/512) terms per thread, then a 9-level tree; exp and log
               // 2u each; the difference l_t - max and the result rounded: u each.
-              tol[r] = gamma_n(std::ceil(vocab / 512.0) + 9) + 4 * kU32 + kU32 * (std::fabs(row[targets[r]] - mx) + std::fabs(lp_ref[r]));
+              tol[r] = gamma_n(std::ceil(vocab / 512.0) + 9) + 4 * kU32 +
+                       kU32 * (std::fabs(row[targets[r]] - mx) + std::fabs(lp_ref[r]));
             }
             compare_exact("argmax (ties to the lowest index)", out[0], am_ref);
-            compare("log p(target)", out[1], lp_ref, tol, "gamma_n(V/512 + 9) + 4u + u(|l_t - max| + |log p|)");
+            compare("log p(target)", out[1], lp_ref, tol,
+                    "gamma_n(V/512 + 9) + 4u + u(|l_t - max| + |log p|)");
           }};
 }
 
@@ -283,8 +296,8 @@ TEST_CASE("kernels: rope_cache and rope against lib's RopeTable and rope_rows", 
 }
 
 TEST_CASE("kernels: swiglu against lib's silu", "[kernels][emu]") {
-  run_table("swiglu", {swiglu_case<float>(3, 1, 1), swiglu_case<float>(2, 300, 2), swiglu_case<bf16>(4, 257, 3),
-                       swiglu_case<f16>(1, 64, 4)});
+  run_table("swiglu", {swiglu_case<float>(3, 1, 1), swiglu_case<float>(2, 300, 2),
+                       swiglu_case<bf16>(4, 257, 3), swiglu_case<f16>(1, 64, 4)});
 }
 
 TEST_CASE("kernels: embed against prefill's row gather", "[kernels][emu]") {
@@ -300,6 +313,6 @@ TEST_CASE("kernels: linear (cuBLAS) against lib's linear", "[kernels][emu]") {
 }
 
 TEST_CASE("kernels: logits_rows against lib's argmax and a double log-softmax", "[kernels][emu]") {
-  run_table("logits_rows", {logits_case(1, 1, 1), logits_case(4, 33, 2), logits_case(3, 1000, 3),
-                            logits_case(2, 5000, 4)});
+  run_table("logits_rows",
+            {logits_case(1, 1, 1), logits_case(4, 33, 2), logits_case(3, 1000, 3), logits_case(2, 5000, 4)});
 }

@@ -68,7 +68,8 @@ Device query(double hbm_gbs, double peak_tflops) {
   const double mem_khz = attr(cudaDevAttrMemoryClockRate), bus_bits = attr(cudaDevAttrGlobalMemoryBusWidth);
   d.hbm_gbs = hbm_gbs > 0 ? hbm_gbs : 2.0 * mem_khz * 1e3 * bus_bits / 8 / 1e9;
   const double flop_per_clk = d.cc == 80 ? 2048 : d.cc == 90 ? 4096 : 0;
-  d.peak_tflops = peak_tflops > 0 ? peak_tflops : flop_per_clk * d.sms * attr(cudaDevAttrClockRate) * 1e3 / 1e12;
+  d.peak_tflops =
+      peak_tflops > 0 ? peak_tflops : flop_per_clk * d.sms * attr(cudaDevAttrClockRate) * 1e3 / 1e12;
   return d;
 }
 
@@ -86,13 +87,17 @@ struct Buf {
     for (auto& v : h) {
       x ^= x << 13, x ^= x >> 17, x ^= x << 5;
       const float f = (float(x >> 8) / 16777216.f * 2.f - 1.f) * scale;
-      if constexpr (std::is_same_v<T, float>) v = f;
-      else if constexpr (std::is_same_v<T, bf16>) v = __float2bfloat16(f);
-      else v = T(x);  // integer buffers (plans, workspaces) are overwritten anyway
+      if constexpr (std::is_same_v<T, float>)
+        v = f;
+      else if constexpr (std::is_same_v<T, bf16>)
+        v = __float2bfloat16(f);
+      else
+        v = T(x);  // integer buffers (plans, workspaces) are overwritten anyway
     }
     check_cuda(cudaMemcpy(p, h.data(), chunk * sizeof(T), cudaMemcpyHostToDevice), "upload");
     for (size_t done = chunk; done < n; done *= 2)
-      check_cuda(cudaMemcpy(p + done, p, std::min(done, n - done) * sizeof(T), cudaMemcpyDeviceToDevice), "fill");
+      check_cuda(cudaMemcpy(p + done, p, std::min(done, n - done) * sizeof(T), cudaMemcpyDeviceToDevice),
+                 "fill");
   }
   ~Buf() { cudaFree(p); }
   Buf(const Buf&) = delete;
@@ -105,8 +110,10 @@ bool finite_sample(const T* p, size_t n) {
   check_cuda(cudaMemcpy(h.data(), p, h.size() * sizeof(T), cudaMemcpyDeviceToHost), "download");
   for (const T& v : h) {
     float f;
-    if constexpr (std::is_same_v<T, float>) f = v;
-    else f = __bfloat162float(v);
+    if constexpr (std::is_same_v<T, float>)
+      f = v;
+    else
+      f = __bfloat162float(v);
     if (!std::isfinite(f)) return false;
   }
   return true;
@@ -132,13 +139,15 @@ struct Report {
   const Device& dev;
   void flops(const std::string& what, double ms, double flop, bool ok) const {
     const double tf = flop / (ms * 1e-3) / 1e12;
-    std::printf("%-58s %9.3f ms %8.1f TFLOP/s  of %6.0f peak: %5.1f%%%s\n", what.c_str(), ms, tf, dev.peak_tflops,
-                dev.peak_tflops > 0 ? 100 * tf / dev.peak_tflops : 0.0, ok ? "" : "  NON-FINITE OUTPUT");
+    std::printf("%-58s %9.3f ms %8.1f TFLOP/s  of %6.0f peak: %5.1f%%%s\n", what.c_str(), ms, tf,
+                dev.peak_tflops, dev.peak_tflops > 0 ? 100 * tf / dev.peak_tflops : 0.0,
+                ok ? "" : "  NON-FINITE OUTPUT");
   }
   void bytes(const std::string& what, double ms, double bytes, bool ok) const {
     const double gbs = bytes / (ms * 1e-3) / 1e9;
-    std::printf("%-58s %9.3f ms %8.0f GB/s     of %6.0f HBM:  %5.1f%%%s\n", what.c_str(), ms, gbs, dev.hbm_gbs,
-                dev.hbm_gbs > 0 ? 100 * gbs / dev.hbm_gbs : 0.0, ok ? "" : "  NON-FINITE OUTPUT");
+    std::printf("%-58s %9.3f ms %8.0f GB/s     of %6.0f HBM:  %5.1f%%%s\n", what.c_str(), ms, gbs,
+                dev.hbm_gbs, dev.hbm_gbs > 0 ? 100 * gbs / dev.hbm_gbs : 0.0,
+                ok ? "" : "  NON-FINITE OUTPUT");
   }
 };
 
@@ -149,11 +158,12 @@ std::string shape(const char* fmt, long a, long b = 0, long c = 0) {
 }
 
 void bench_prefill(const Report& r, const Shape& s, int T, int repeats) {
-  Buf<bf16> q(size_t(T) * s.H * s.D), k(size_t(T) * s.G * s.D), v(size_t(T) * s.G * s.D), o(size_t(T) * s.H * s.D);
+  Buf<bf16> q(size_t(T) * s.H * s.D), k(size_t(T) * s.G * s.D), v(size_t(T) * s.G * s.D),
+      o(size_t(T) * s.H * s.D);
   Buf<float> lse(size_t(s.H) * T);
   const auto run = [&] {
-    prefill_attention<bf16>(q.p, s.H * s.D, k.p, s.G * s.D, v.p, s.G * s.D, o.p, s.H * s.D, lse.p, T, s.H, s.G, s.D,
-                            1.f / std::sqrt(float(s.D)), nullptr);
+    prefill_attention<bf16>(q.p, s.H * s.D, k.p, s.G * s.D, v.p, s.G * s.D, o.p, s.H * s.D, lse.p, T, s.H,
+                            s.G, s.D, 1.f / std::sqrt(float(s.D)), nullptr);
   };
   const double ms = time_ms(repeats, run);
   // Causal: QK^T and PV over T(T+1)/2 (row, key) pairs, 2 FLOPs per multiply-add each.
@@ -171,8 +181,10 @@ void bench_linear(const Report& r, const Blas& blas, int M, int N, int K, int re
   const double ms = time_ms(repeats, [&] { linear(blas, a); });
   const bool ok = finite_sample(y.p, y.n);
   const std::string name = shape("linear bf16 M=%ld N=%ld K=%ld ", M, N, K) + what;
-  if (M >= 256) r.flops(name, ms, 2.0 * M * N * K, ok);
-  else r.bytes(name, ms, 2.0 * N * K + 2.0 * M * K + 4.0 * M * N, ok);  // weights stream once
+  if (M >= 256)
+    r.flops(name, ms, 2.0 * M * N * K, ok);
+  else
+    r.bytes(name, ms, 2.0 * N * K + 2.0 * M * K + 4.0 * M * N, ok);  // weights stream once
 }
 
 // K policies decoding one token each against one layer's prompt of T tokens. shared: every
@@ -191,7 +203,8 @@ void bench_decode(const Report& r, const Shape& s, int T, int K, bool shared, in
   for (int p = 0; p < K; ++p)
     for (int g = 0; g < s.G; ++g) {
       const int gen_set = int(sets.size());
-      sets.push_back({gk.p + (size_t(p) * s.G + g) * gen * s.D, gv.p + (size_t(p) * s.G + g) * gen * s.D, s.D, gen});
+      sets.push_back(
+          {gk.p + (size_t(p) * s.G + g) * gen * s.D, gv.p + (size_t(p) * s.G + g) * gen * s.D, s.D, gen});
       const int prompt_set = shared ? g : p * s.G + g;
       for (int e = 0; e < gs; ++e) {
         const int64_t off = (int64_t(p) * s.H + g * gs + e) * s.D;
@@ -212,8 +225,8 @@ void bench_decode(const Report& r, const Shape& s, int T, int K, bool shared, in
   });
   // The bytes that must move: every distinct kept K/V row once, plus the queries and outputs.
   const double kv = 2.0 * 2 * s.D * (double(n_prompt_sets) * per_set + double(K) * s.G * gen);
-  r.bytes(shape("decode_attention bf16 T=%ld K=%ld ", T, K) + (shared ? "shared full prompt" : "own T/4 each") +
-              shape(" chunk %ld", chunk),
+  r.bytes(shape("decode_attention bf16 T=%ld K=%ld ", T, K) +
+              (shared ? "shared full prompt" : "own T/4 each") + shape(" chunk %ld", chunk),
           ms, kv + 2.0 * 2 * q.n, finite_sample(out.p, out.n));
 }
 
@@ -221,7 +234,8 @@ void bench_rows(const Report& r, const Shape& s, int T, int repeats) {
   Buf<float> x(size_t(T) * s.E), g(s.E);
   Buf<bf16> y(size_t(T) * s.E);
   double ms = time_ms(repeats, [&] { rms_norm<bf16>(x.p, s.E, g.p, y.p, s.E, T, s.E, 1e-5f, nullptr); });
-  r.bytes(shape("rms_norm f32 -> bf16 T=%ld E=%ld", T, s.E), ms, (4.0 + 2.0) * T * s.E, finite_sample(y.p, y.n));
+  r.bytes(shape("rms_norm f32 -> bf16 T=%ld E=%ld", T, s.E), ms, (4.0 + 2.0) * T * s.E,
+          finite_sample(y.p, y.n));
 
   Buf<bf16> gu(size_t(T) * 2 * s.F), o(size_t(T) * s.F);
   ms = time_ms(repeats, [&] { swiglu<bf16>(gu.p, 2 * s.F, gu.p + s.F, 2 * s.F, o.p, s.F, T, s.F, nullptr); });
@@ -256,9 +270,8 @@ void bench_scoring(const Report& r, const Shape& s, int T, int repeats) {
   w.n_tokens = T, w.n_rows = s.win_rows, w.n_heads = s.H, w.n_kv_heads = s.G, w.head_dim = s.D;
   w.scale = WindowScale::Aha, w.budget = 128;
   Buf<float> scores(size_t(s.G) * N), ws(ahakv_workspace(s.H, s.win_rows, s.G, N));
-  double ms = time_ms(repeats, [&] {
-    ahakv_scores<bf16>(w, v.p, s.G * s.D, s.D, N, 7, scores.p, ws.p, nullptr);
-  });
+  double ms =
+      time_ms(repeats, [&] { ahakv_scores<bf16>(w, v.p, s.G * s.D, s.D, N, 7, scores.p, ws.p, nullptr); });
   r.bytes(shape("ahakv_scores bf16 T=%ld rows=%ld (one layer)", T, s.win_rows), ms, 3.0 * 2 * T * s.G * s.D,
           finite_sample(scores.p, scores.n));
 
@@ -274,8 +287,10 @@ void bench_scoring(const Report& r, const Shape& s, int T, int repeats) {
 
   std::vector<CompactSet> sets(s.G);
   for (int g = 0; g < s.G; ++g) {
-    sets[g].src = int64_t(g) * s.D, sets[g].src_stride = s.G * s.D, sets[g].n_tokens = T, sets[g].window = s.window;
-    sets[g].n_ranked = T / 8 - s.window, sets[g].dst = int64_t(g) * (T / 8), sets[g].rank = rank.p + size_t(g) * N;
+    sets[g].src = int64_t(g) * s.D, sets[g].src_stride = s.G * s.D, sets[g].n_tokens = T,
+    sets[g].window = s.window;
+    sets[g].n_ranked = T / 8 - s.window, sets[g].dst = int64_t(g) * (T / 8),
+    sets[g].rank = rank.p + size_t(g) * N;
   }
   Buf<unsigned char> dsets(sets.size() * sizeof(CompactSet));
   cudaMemcpy(dsets.p, sets.data(), sets.size() * sizeof(CompactSet), cudaMemcpyHostToDevice);
@@ -283,10 +298,11 @@ void bench_scoring(const Report& r, const Shape& s, int T, int repeats) {
   rank_positions(all_scores.p, N, nullptr, heads, N, order.p, rank.p, N, rws.p, nullptr);
   Buf<bf16> ko(size_t(s.G) * (T / 8) * s.D), vo(ko.n);
   ms = time_ms(repeats, [&] {
-    compact_kv<bf16>(reinterpret_cast<const CompactSet*>(dsets.p), s.G, k.p, v.p, s.D, ko.p, vo.p, nullptr, nullptr);
+    compact_kv<bf16>(reinterpret_cast<const CompactSet*>(dsets.p), s.G, k.p, v.p, s.D, ko.p, vo.p, nullptr,
+                     nullptr);
   });
-  r.bytes(shape("compact_kv bf16 T=%ld budget T/8 (one layer)", T), ms, 2.0 * 2 * 2 * s.G * (T / 8) * s.D + 4.0 * s.G * T,
-          finite_sample(ko.p, ko.n));
+  r.bytes(shape("compact_kv bf16 T=%ld budget T/8 (one layer)", T), ms,
+          2.0 * 2 * 2 * s.G * (T / 8) * s.D + 4.0 * s.G * T, finite_sample(ko.p, ko.n));
 }
 
 void bench_logits(const Report& r, const Shape& s, int rows, int repeats) {
@@ -310,7 +326,8 @@ int main(int argc, char** argv) {
   app.add_option("--policies", policies, "decode batch sizes K")->delimiter(',');
   app.add_option("--repeats", repeats, "timed calls per figure (after 2 warm-up calls)");
   app.add_option("--hbm-gbs", hbm, "HBM bandwidth in GB/s (default: from the memory clock and bus width)");
-  app.add_option("--peak-tflops", peak, "bf16 dense tensor-core peak (default: from SMs, clock and architecture)");
+  app.add_option("--peak-tflops", peak,
+                 "bf16 dense tensor-core peak (default: from SMs, clock and architecture)");
   app.add_flag("--smoke", smoke, "toy shapes, one repeat: checks the benchmark runs (CI, emulator)");
   CLI11_PARSE(app, argc, argv);
   Shape s;
@@ -325,10 +342,11 @@ int main(int argc, char** argv) {
       return 77;
     }
     const Device dev = query(hbm, peak);
-    std::printf("device: %s, sm_%d, %d SMs; HBM %.0f GB/s, bf16 peak %.0f TFLOP/s%s\n", dev.name.c_str(), dev.cc,
-                dev.sms, dev.hbm_gbs, dev.peak_tflops, dev.peak_tflops > 0 ? "" : " (unknown: pass --peak-tflops)");
-    std::printf("shape: H %d, G %d, D %d, E %d, F %d, V %d, L %d; %d repeats per figure\n", s.H, s.G, s.D, s.E, s.F,
-                s.V, s.L, repeats);
+    std::printf("device: %s, sm_%d, %d SMs; HBM %.0f GB/s, bf16 peak %.0f TFLOP/s%s\n", dev.name.c_str(),
+                dev.cc, dev.sms, dev.hbm_gbs, dev.peak_tflops,
+                dev.peak_tflops > 0 ? "" : " (unknown: pass --peak-tflops)");
+    std::printf("shape: H %d, G %d, D %d, E %d, F %d, V %d, L %d; %d repeats per figure\n", s.H, s.G, s.D,
+                s.E, s.F, s.V, s.L, repeats);
     const Report r{dev};
     Blas blas;
     for (int T : tokens) {

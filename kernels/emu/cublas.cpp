@@ -18,18 +18,27 @@ using MatF = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic>;  // column-ma
 
 float load(const void* p, cudaDataType t, size_t i) {
   switch (t) {
-    case CUDA_R_32F: return static_cast<const float*>(p)[i];
-    case CUDA_R_16F: return half_bits_to_float(static_cast<const uint16_t*>(p)[i]);
-    case CUDA_R_16BF: return bf16_bits_to_float(static_cast<const uint16_t*>(p)[i]);
+    case CUDA_R_32F:
+      return static_cast<const float*>(p)[i];
+    case CUDA_R_16F:
+      return half_bits_to_float(static_cast<const uint16_t*>(p)[i]);
+    case CUDA_R_16BF:
+      return bf16_bits_to_float(static_cast<const uint16_t*>(p)[i]);
   }
   return 0.f;
 }
 
 void store(void* p, cudaDataType t, size_t i, float v) {
   switch (t) {
-    case CUDA_R_32F: static_cast<float*>(p)[i] = v; break;
-    case CUDA_R_16F: static_cast<uint16_t*>(p)[i] = float_to_half_bits(v); break;
-    case CUDA_R_16BF: static_cast<uint16_t*>(p)[i] = float_to_bf16_bits(v); break;
+    case CUDA_R_32F:
+      static_cast<float*>(p)[i] = v;
+      break;
+    case CUDA_R_16F:
+      static_cast<uint16_t*>(p)[i] = float_to_half_bits(v);
+      break;
+    case CUDA_R_16BF:
+      static_cast<uint16_t*>(p)[i] = float_to_bf16_bits(v);
+      break;
   }
 }
 
@@ -64,10 +73,14 @@ cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t) {
 }
 const char* cublasGetStatusString(cublasStatus_t s) {
   switch (s) {
-    case CUBLAS_STATUS_SUCCESS: return "CUBLAS_STATUS_SUCCESS (emulated)";
-    case CUBLAS_STATUS_NOT_INITIALIZED: return "CUBLAS_STATUS_NOT_INITIALIZED (emulated)";
-    case CUBLAS_STATUS_INVALID_VALUE: return "CUBLAS_STATUS_INVALID_VALUE (emulated)";
-    case CUBLAS_STATUS_NOT_SUPPORTED: return "CUBLAS_STATUS_NOT_SUPPORTED (emulated)";
+    case CUBLAS_STATUS_SUCCESS:
+      return "CUBLAS_STATUS_SUCCESS (emulated)";
+    case CUBLAS_STATUS_NOT_INITIALIZED:
+      return "CUBLAS_STATUS_NOT_INITIALIZED (emulated)";
+    case CUBLAS_STATUS_INVALID_VALUE:
+      return "CUBLAS_STATUS_INVALID_VALUE (emulated)";
+    case CUBLAS_STATUS_NOT_SUPPORTED:
+      return "CUBLAS_STATUS_NOT_SUPPORTED (emulated)";
   }
   return "unknown cuBLAS status (emulated)";
 }
@@ -81,7 +94,8 @@ cublasStatus_t cublasGemmEx(cublasHandle_t h, cublasOperation_t ta, cublasOperat
       (compute != CUBLAS_COMPUTE_32F && compute != CUBLAS_COMPUTE_32F_FAST_TF32))
     return CUBLAS_STATUS_NOT_SUPPORTED;
   const int a_rows = ta == CUBLAS_OP_N ? m : k, b_rows = tb == CUBLAS_OP_N ? k : n;
-  if (m < 0 || n < 0 || k < 0 || lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) || ldc < std::max(1, m))
+  if (m < 0 || n < 0 || k < 0 || lda < std::max(1, a_rows) || ldb < std::max(1, b_rows) ||
+      ldc < std::max(1, m))
     return CUBLAS_STATUS_INVALID_VALUE;
   if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
   const float a = *static_cast<const float*>(alpha), b = *static_cast<const float*>(beta);

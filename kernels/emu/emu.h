@@ -39,12 +39,12 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(...)
 #define __restrict__ __restrict
 #define __align__(n) alignas(n)
 // Emulated shared memory lives in the block's arena: declare it with COKV_SHARED.
-#define __shared__ static_assert(false, "emulated kernels declare shared memory with COKV_SHARED(type, name, count)");
+#define __shared__ \
+  static_assert(false, "emulated kernels declare shared memory with COKV_SHARED(type, name, count)");
 
 namespace cokv::emu {
 
@@ -90,7 +90,7 @@ int lane_id();
 
 void syncthreads();
 void* shared_alloc(size_t bytes, size_t align);  // static shared memory (COKV_SHARED)
-void* dynamic_shared();                         // the launch's dynamic shared memory
+void* dynamic_shared();                          // the launch's dynamic shared memory
 
 // A warp collective: every lane of `mask` calls it with its own Lane record; when the last
 // one arrives, combine(mask, lanes) runs once (lanes[i] is lane i's record, null outside the

@@ -24,7 +24,8 @@ size_t page_size() {
 // Stack with an inaccessible page below it, so an overflow faults instead of corrupting.
 void* map_stack() {
   const size_t guard = page_size();
-  void* p = mmap(nullptr, Fiber::kStackBytes + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      mmap(nullptr, Fiber::kStackBytes + guard, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   mprotect(p, guard, PROT_NONE);
   return p;
@@ -96,12 +97,12 @@ void Fiber::reset(void (*entry)(void*), void* arg) {
   top &= ~uintptr_t(15);
   auto* w = reinterpret_cast<uint64_t*>(top) - 1;  // return address slot at top - 8
   *w-- = reinterpret_cast<uint64_t>(&cokv_emu_start);
-  *w-- = 0;                                    // rbp
-  *w-- = 0;                                    // rbx
-  *w-- = reinterpret_cast<uint64_t>(arg);      // r12
-  *w-- = reinterpret_cast<uint64_t>(entry);    // r13
-  *w-- = 0;                                    // r14
-  *w-- = 0;                                    // r15
+  *w-- = 0;                                  // rbp
+  *w-- = 0;                                  // rbx
+  *w-- = reinterpret_cast<uint64_t>(arg);    // r12
+  *w-- = reinterpret_cast<uint64_t>(entry);  // r13
+  *w-- = 0;                                  // r14
+  *w-- = 0;                                  // r15
   uint32_t mxcsr;
   uint16_t fpucw;
   asm volatile("stmxcsr %0" : "=m"(mxcsr));
@@ -136,7 +137,8 @@ void Fiber::reset(void (*entry)(void*), void* arg) {
   c->own.uc_link = nullptr;
   // makecontext passes int arguments: split the pointers into two halves.
   const auto e = reinterpret_cast<uintptr_t>(entry), a = reinterpret_cast<uintptr_t>(arg);
-  makecontext(&c->own, reinterpret_cast<void (*)()>(+[](unsigned e_hi, unsigned e_lo, unsigned a_hi, unsigned a_lo) {
+  makecontext(&c->own,
+              reinterpret_cast<void (*)()>(+[](unsigned e_hi, unsigned e_lo, unsigned a_hi, unsigned a_lo) {
                 auto fn = reinterpret_cast<void (*)(void*)>((uintptr_t(e_hi) << 32) | e_lo);
                 fn(reinterpret_cast<void*>((uintptr_t(a_hi) << 32) | a_lo));
               }),

@@ -25,9 +25,9 @@ class Fiber {
   static constexpr size_t kStackBytes = 256 * 1024;  // kernel frames are small; Eigen never runs here
 
  private:
-  void* stack_ = nullptr;  // mmap'd, with a guard page below it
-  void* own_ = nullptr;    // saved context of the fiber
-  void* caller_ = nullptr; // saved context of the scheduler
+  void* stack_ = nullptr;   // mmap'd, with a guard page below it
+  void* own_ = nullptr;     // saved context of the fiber
+  void* caller_ = nullptr;  // saved context of the scheduler
 };
 
 }  // namespace cokv::emu

@@ -41,7 +41,7 @@ inline uint16_t float_to_half_bits(float f) {
   } else {
     const uint32_t odd = (u >> 13) & 1u;
     u += (uint32_t(15 - 127) << 23) + 0xfffu + odd;  // rebias the exponent, round half to even
-    h = uint16_t(u >> 13);                          // a carry into the exponent gives inf
+    h = uint16_t(u >> 13);                           // a carry into the exponent gives inf
   }
   return uint16_t(h | sign);
 }

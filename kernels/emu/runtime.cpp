@@ -49,12 +49,18 @@ namespace cuda {
 
 const char* cudaGetErrorString(cudaError_t e) {
   switch (e) {
-    case cudaSuccess: return "no error (emulated)";
-    case cudaErrorInvalidValue: return "invalid argument (emulated)";
-    case cudaErrorMemoryAllocation: return "out of memory (emulated)";
-    case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulated launch)";
-    case cudaErrorInvalidDevicePointer: return "invalid device pointer (emulated)";
-    case cudaErrorNoDevice: return "no CUDA-capable device is detected (emulated)";
+    case cudaSuccess:
+      return "no error (emulated)";
+    case cudaErrorInvalidValue:
+      return "invalid argument (emulated)";
+    case cudaErrorMemoryAllocation:
+      return "out of memory (emulated)";
+    case cudaErrorInvalidConfiguration:
+      return "invalid configuration argument (emulated launch)";
+    case cudaErrorInvalidDevicePointer:
+      return "invalid device pointer (emulated)";
+    case cudaErrorNoDevice:
+      return "no CUDA-capable device is detected (emulated)";
   }
   return "unknown error (emulated)";
 }
@@ -79,14 +85,29 @@ cudaError_t cudaGetDevice(int* d) {
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr attr, int device) {
   if (device != 0) return record(cudaErrorInvalidValue);
   switch (attr) {
-    case cudaDevAttrClockRate: *v = 1410000; break;
-    case cudaDevAttrMultiProcessorCount: *v = 108; break;
-    case cudaDevAttrMemoryClockRate: *v = 1593000; break;
-    case cudaDevAttrGlobalMemoryBusWidth: *v = 5120; break;
-    case cudaDevAttrComputeCapabilityMajor: *v = 8; break;
-    case cudaDevAttrComputeCapabilityMinor: *v = 0; break;
-    case cudaDevAttrMaxSharedMemoryPerBlockOptin: *v = 163 * 1024; break;
-    default: return record(cudaErrorInvalidValue);
+    case cudaDevAttrClockRate:
+      *v = 1410000;
+      break;
+    case cudaDevAttrMultiProcessorCount:
+      *v = 108;
+      break;
+    case cudaDevAttrMemoryClockRate:
+      *v = 1593000;
+      break;
+    case cudaDevAttrGlobalMemoryBusWidth:
+      *v = 5120;
+      break;
+    case cudaDevAttrComputeCapabilityMajor:
+      *v = 8;
+      break;
+    case cudaDevAttrComputeCapabilityMinor:
+      *v = 0;
+      break;
+    case cudaDevAttrMaxSharedMemoryPerBlockOptin:
+      *v = 163 * 1024;
+      break;
+    default:
+      return record(cudaErrorInvalidValue);
   }
   return cudaSuccess;
 }
@@ -148,8 +169,8 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind)
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
   return cudaMemcpy(dst, src, bytes, kind);
 }
-cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
-                              cudaMemcpyKind, cudaStream_t) {
+cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width,
+                              size_t height, cudaMemcpyKind, cudaStream_t) {
   if (width > dpitch || width > spitch) return record(cudaErrorInvalidValue);
   for (size_t r = 0; r < height; ++r)
     std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
@@ -159,7 +180,9 @@ cudaError_t cudaMemset(void* p, int value, size_t bytes) {
   if (bytes) std::memset(p, value, bytes);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) { return cudaMemset(p, value, bytes); }
+cudaError_t cudaMemsetAsync(void* p, int value, size_t bytes, cudaStream_t) {
+  return cudaMemset(p, value, bytes);
+}
 
 cudaError_t cudaStreamCreate(cudaStream_t* s) {
   *s = new EmuStream();
@@ -189,7 +212,6 @@ cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t a, cudaEvent_t b) {
 }
 
 }  // namespace cuda
-
 
 }  // namespace cokv::emu
 

@@ -132,7 +132,8 @@ std::string describe_deadlock(const Block& b, const std::vector<std::unique_ptr<
       ++shown;
     }
   }
-  s += " " + std::to_string(b.n_barrier) + " threads wait at __syncthreads, " + std::to_string(b.n_done) + " have exited";
+  s += " " + std::to_string(b.n_barrier) + " threads wait at __syncthreads, " + std::to_string(b.n_done) +
+       " have exited";
   return s;
 }
 
@@ -198,9 +199,12 @@ Schedule schedule() {
 }
 const char* order_name(Order o) {
   switch (o) {
-    case Order::Forward: return "forward";
-    case Order::Reverse: return "reverse";
-    case Order::Shuffled: return "shuffled";
+    case Order::Forward:
+      return "forward";
+    case Order::Reverse:
+      return "reverse";
+    case Order::Shuffled:
+      return "shuffled";
   }
   return "?";
 }
@@ -250,17 +254,20 @@ void warp_collective(unsigned mask, const char* what, Combine combine, Lane& min
   Thread& t = cur();
   Block& b = *emu_state.block;
   const unsigned bit = 1u << t.lane;
-  if (!(mask & bit)) fail_block("thread " + dims(t.idx) + " calls " + what + " with mask " + hex(mask) + " that leaves out its own lane");
+  if (!(mask & bit))
+    fail_block("thread " + dims(t.idx) + " calls " + what + " with mask " + hex(mask) +
+               " that leaves out its own lane");
   if (mask & ~existing_lanes(b, t.warp))
     fail_block(std::string(what) + " mask " + hex(mask) + " names lanes beyond the block's last thread");
   auto& pending = b.warps[t.warp];
   Pending* p = nullptr;
   for (Pending& q : pending) {
-    if (q.mask == mask && q.what == what && !(q.arrived & bit)) p = &q;
+    if (q.mask == mask && q.what == what && !(q.arrived & bit))
+      p = &q;
     else if (q.mask & mask)
-      fail_block("warp " + std::to_string(t.warp) + " diverged: lane " + std::to_string(t.lane) + " calls " + what +
-                 " (mask " + hex(mask) + ") while lanes " + hex(q.arrived) + " wait at " + q.what + " (mask " +
-                 hex(q.mask) + ")");
+      fail_block("warp " + std::to_string(t.warp) + " diverged: lane " + std::to_string(t.lane) + " calls " +
+                 what + " (mask " + hex(mask) + ") while lanes " + hex(q.arrived) + " wait at " + q.what +
+                 " (mask " + hex(q.mask) + ")");
   }
   for (int l = 0; l < 32; ++l)
     if ((mask >> l & 1) && emu_state.threads[t.warp * 32 + l]->state == State::Done)
@@ -294,8 +301,8 @@ void shuffle_combine(unsigned mask, Lane* const* lanes) {
     if (src < 0) {
       lanes[l]->result = lanes[l]->value;
     } else if (!(mask >> src & 1)) {
-      fail_block("lane " + std::to_string(l) + " shuffles from lane " + std::to_string(src) + ", outside the mask " +
-                 hex(mask));
+      fail_block("lane " + std::to_string(l) + " shuffles from lane " + std::to_string(src) +
+                 ", outside the mask " + hex(mask));
     } else {
       lanes[l]->result = lanes[src]->value;
     }
@@ -334,7 +341,8 @@ int check_width(int width, const char* what) {
 namespace cuda {
 void __syncwarp(unsigned mask) {
   Lane mine;
-  warp_collective(mask, "__syncwarp", [](unsigned, Lane* const*) {}, mine);
+  warp_collective(
+      mask, "__syncwarp", [](unsigned, Lane* const*) {}, mine);
 }
 unsigned __activemask() {
   Thread& t = cur();
@@ -380,7 +388,8 @@ bool run_grid(const void* kernel, dim3 grid, dim3 block, size_t dynamic_smem, Ke
   make_order(order, int(n_blocks), sched, 0xb10c5ull);
   emu_state.block = &b;
   for (int lin : order) {
-    b.idx = {unsigned(lin % grid.x), unsigned(lin / grid.x % grid.y), unsigned(lin / (uint64_t(grid.x) * grid.y))};
+    b.idx = {unsigned(lin % grid.x), unsigned(lin / grid.x % grid.y),
+             unsigned(lin / (uint64_t(grid.x) * grid.y))};
     b.n_done = b.n_barrier = 0;
     run_block(b, sched, uint64_t(lin));
     if (b.error) break;

@@ -45,13 +45,15 @@ void mma_combine(unsigned, ::cokv::emu::Lane* const* lanes) {
     for (int j = 0; j < N; ++j) {
       float s = c[i * N + j];
       for (int k = 0; k < K; ++k) s += a[i * K + k] * b[k * N + j];
-      static_cast<FD*>(lanes[(i * N + j) % 32]->out)->x[(i * N + j) / 32] = s;  // d may alias c: inputs read above
+      static_cast<FD*>(lanes[(i * N + j) % 32]->out)->x[(i * N + j) / 32] =
+          s;  // d may alias c: inputs read above
     }
 }
 
 inline void converge(const char* what) {
   ::cokv::emu::Lane mine;
-  ::cokv::emu::warp_collective(0xffffffffu, what, [](unsigned, ::cokv::emu::Lane* const*) {}, mine);
+  ::cokv::emu::warp_collective(
+      0xffffffffu, what, [](unsigned, ::cokv::emu::Lane* const*) {}, mine);
 }
 
 }  // namespace detail
@@ -70,7 +72,8 @@ void load_matrix_sync(fragment<Use, M, N, K, T, L>& f, const T* p, unsigned ldm)
 }
 
 template <int M, int N, int K>
-void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, unsigned ldm, layout_t layout) {
+void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, unsigned ldm,
+                      layout_t layout) {
   detail::check_ptr(p, ldm, sizeof(float), "wmma::load_matrix_sync");
   detail::converge("wmma::load_matrix_sync");
   const int lane = ::cokv::emu::lane_id();
@@ -81,7 +84,8 @@ void load_matrix_sync(fragment<accumulator, M, N, K, float>& f, const float* p, 
 }
 
 template <int M, int N, int K>
-void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t layout) {
+void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm,
+                       layout_t layout) {
   detail::check_ptr(p, ldm, sizeof(float), "wmma::store_matrix_sync");
   detail::converge("wmma::store_matrix_sync");
   const int lane = ::cokv::emu::lane_id();
