@@ -8,7 +8,8 @@
 #include <new>
 #include <stdexcept>
 
-#if !defined(__x86_64__)
+#if !defined(__x86_64__) || defined(COKV_EMU_UCONTEXT)
+#define COKV_EMU_USE_UCONTEXT 1
 #include <ucontext.h>
 #endif
 
@@ -33,7 +34,7 @@ void* map_stack() {
 
 }  // namespace
 
-#if defined(__x86_64__)
+#if !COKV_EMU_USE_UCONTEXT
 
 // cokv_emu_switch(void** save, void* load): pushes the callee-saved registers and the SSE/x87
 // control words, stores the stack pointer in *save, loads `load` and pops the same frame.

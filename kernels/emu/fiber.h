@@ -1,7 +1,8 @@
 // Fibers for the kernel emulator: each emulated GPU thread is a stackful coroutine that runs
 // on the calling OS thread and switches only where the kernel synchronises (barriers, warp
 // collectives) or ends. On x86-64 a switch is a few instructions (callee-saved registers and
-// the FP control words); elsewhere glibc's ucontext does it (a system call per switch).
+// the FP control words); elsewhere, or with -DCOKV_EMU_UCONTEXT=ON, glibc's ucontext does it (a
+// system call per switch).
 #pragma once
 #include <cstddef>
 
