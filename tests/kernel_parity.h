@@ -9,7 +9,7 @@
 // cokv-cuda-tests against the GPU, where the run is repeated twice (run-to-run determinism).
 //
 // Tolerances (STYLE.md 4): u_T is the unit roundoff of a storage type (f32 2^-24, f16 2^-11,
-// bf16 2^-8); gamma_n(n) = n u / (1 - n u) bounds the relative error of an n-term fp32 sum of
+// bf16 2^-8); gamma(n) = n u / (1 - n u) (gamma_n) bounds the relative error of an n-term fp32 sum of
 // same-signed terms (Higham). A reference computed in double from the inputs rounded to the
 // device type is exact up to these; a CPU twin in fp32 has its own error of the same size,
 // so against a twin the bound is counted twice.

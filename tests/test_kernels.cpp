@@ -42,8 +42,8 @@ Case rms_norm_case(int rows, int cols, int pad, uint32_t seed) {
               rms_norm<T>(dx.get(), xs, dg.get(), dy.get(), ys, rows, cols, eps, nullptr);
               return Outputs{widen(dy.download())};
             });
-            // Each side: the sum of squares within gamma_n(E) (positive terms), sqrt, division
-            // and two products 4u more, so |y - exact| <= (gamma_n(E)/2 + 4u)|y|; twice that
+            // Each side: the sum of squares within gamma(E) (positive terms), sqrt, division
+            // and two products 4u more, so |y - exact| <= (gamma(E)/2 + 4u)|y|; twice that
             // between twin and kernel, plus rounding the output to T. Padding stays untouched.
             std::vector<double> ref(out[0].size()), tol(out[0].size(), 0.0);
             for (int r = 0; r < rows; ++r)
@@ -53,7 +53,7 @@ Case rms_norm_case(int rows, int cols, int pad, uint32_t seed) {
                 if (c < cols)
                   tol[i] = std::fabs(ref[i]) * (2 * (gamma_n(cols) / 2 + 4 * kU32) + unit_roundoff<T>());
               }
-            compare("y", out[0], ref, tol, "2 (gamma_n(E)/2 + 4u) |y| + u_T |y|; padding exact");
+            compare("y", out[0], ref, tol, "2 (gamma(E)/2 + 4u) |y| + u_T |y|; padding exact");
           }};
 }
 
@@ -276,7 +276,7 @@ Case logits_case(int rows, int vocab, uint32_t seed) {
             }
             compare_exact("argmax (ties to the lowest index)", out[0], am_ref);
             compare("log p(target)", out[1], lp_ref, tol,
-                    "gamma_n(V/512 + 9) + 4u + u(|l_t - max| + |log p|)");
+                    "gamma(V/512 + 9) + 4u + u(|l_t - max| + |log p|)");
           }};
 }
 
