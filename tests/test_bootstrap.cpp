@@ -74,9 +74,9 @@ TEST_CASE("bootstrap: EvalTable cells, averages and paired differences", "[boots
   t.datasets = {"a", "b"};
   t.bootstrap.replicates = 1000;
   t.rows = {make_row("full", 0), make_row("uniform", 64), make_row("cokv", 64)};
-  // full: a = {1, 0, 1, 0}, b = constant 0.5; uniform = full - 0.1 on every record; cokv = full.
-  const double a[] = {1, 0, 1, 0};
-  for (int i = 0; i < 4; ++i) {
+  // full: a = {1, 0, 1, 0, 1, 0}, b = constant 0.5; uniform = full - 0.1 on every record; cokv = full.
+  const double a[] = {1, 0, 1, 0, 1, 0};
+  for (int i = 0; i < 6; ++i) {
     const std::string id = "r" + std::to_string(i);
     t.add("full", 0, "a", id, a[i], 10, 10);
     t.add("full", 0, "b", id, 0.5, 10, 10);
@@ -119,4 +119,13 @@ TEST_CASE("bootstrap: EvalTable cells, averages and paired differences", "[boots
   const std::string md = eval_results_markdown(t, {}, "m", {}, {}, 1);
   CHECK_THAT(md, Catch::Contains("## Paired differences") && Catch::Contains("-10.00 [-10.0, -10.0] *") &&
                      Catch::Contains("Intervals that exclude zero (2 of 3)"));
+
+  // With fewer records than the minimum there are no intervals, and nothing "excludes zero".
+  EvalTable few = t;
+  few.min_records_for_interval = 7;
+  few.finish();
+  CHECK(std::isnan(few.rows[1].average_ci.lo));
+  CHECK(std::isnan(few.rows[1].cells.at("a").ci.lo));
+  CHECK_FALSE(few.rows[1].paired[0].ci.excludes_zero());
+  CHECK_THAT(eval_results_markdown(few, {}, "m", {}, {}, 1), Catch::Contains("Too few records for intervals"));
 }

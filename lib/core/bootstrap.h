@@ -18,7 +18,7 @@ struct BootstrapOptions {
 
 struct Interval {
   double lo = 0, hi = 0;
-  bool excludes_zero() const { return lo > 0 || hi < 0; }
+  bool excludes_zero() const { return lo > 0 || hi < 0; }  // false for a missing (NaN) interval
 };
 
 // The q-quantile (0 <= q <= 1) of v with linear interpolation between order statistics

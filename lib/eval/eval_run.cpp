@@ -238,7 +238,10 @@ EvalTable collect(const std::string& predictions_path, const std::vector<Item>& 
   EvalTable table;
   table.value = u == Utility::Metric ? EvalValue::Metric : EvalValue::Loglik;
   table.datasets = names;
-  for (const RunMethod& rm : methods) table.rows.push_back(make_row(rm.spec->label, rm.spec->budget));
+  for (const RunMethod& rm : methods) {
+    table.rows.push_back(make_row(rm.spec->label, rm.spec->budget));
+    table.rows.back().source = rm.spec->source;
+  }
   for (const Item& it : items) table.records[it.ds->info.name] += 1;
   std::set<std::string> seen;
   const char* field = u == Utility::Metric ? "score" : "loglik";

@@ -78,7 +78,13 @@ std::string paired_markdown(const EvalTable& t, bool loglik) {
     md += "\n";
   }
   md += "\n";
-  if (clear.empty()) {
+  bool any_interval = false;
+  for (const auto& r : t.rows)
+    for (const auto& p : r.paired) any_interval = any_interval || !std::isnan(p.ci.lo);
+  if (!any_interval) {
+    md += "Too few records for intervals (fewer than " + std::to_string(t.min_records_for_interval) +
+          " in a dataset): none of these differences can be told from noise.\n";
+  } else if (clear.empty()) {
     md += "No difference's interval excludes zero: with these records every gap above is within noise.\n";
   } else {
     md += "Intervals that exclude zero (" + std::to_string(clear.size()) + " of " + std::to_string(n_pairs) + "): ";
@@ -228,14 +234,23 @@ void EvalTable::finish() {
   const auto ci = bootstrap_intervals(g.sizes, n_stats, bootstrap, stats);
   std::vector<double> point(static_cast<size_t>(n_stats));
   stats(identity_resample(g.sizes), point);
+  // Intervals only where every dataset involved has enough records.
+  const Interval none{NAN, NAN};
+  auto enough = [&](size_t r) {
+    for (const auto& [ds, c] : rows[r].cells)
+      if (c.n < min_records_for_interval) return false;
+    return true;
+  };
   for (size_t r = 0; r < rows.size(); ++r) {
     for (size_t d = 0; d < D; ++d)
-      if (auto it = rows[r].cells.find(g.datasets[d]); it != rows[r].cells.end()) it->second.ci = ci[r * per_row + d];
-    rows[r].average_ci = ci[r * per_row + D];
+      if (auto it = rows[r].cells.find(g.datasets[d]); it != rows[r].cells.end())
+        it->second.ci = it->second.n >= min_records_for_interval ? ci[r * per_row + d] : none;
+    rows[r].average_ci = enough(r) ? ci[r * per_row + D] : none;
   }
   for (size_t k = 0; k < pairs.size(); ++k) {
     const size_t s = rows.size() * per_row + k;
-    rows[pairs[k].row].paired.push_back({rows[pairs[k].ref].name(), point[s], ci[s]});
+    const bool ok = enough(pairs[k].row) && enough(pairs[k].ref);
+    rows[pairs[k].row].paired.push_back({rows[pairs[k].ref].name(), point[s], ok ? ci[s] : none});
   }
 }
 
@@ -301,6 +316,7 @@ ordered_json eval_scores_json(const EvalTable& t, const std::vector<LatencyRow>&
     ordered_json e;
     e["method"] = r.label;
     e["budget"] = r.budget;
+    if (!r.source.empty()) e["source"] = r.source;
     e["scores"] = ordered_json::object();
     e["counts"] = ordered_json::object();
     for (const auto& ds : t.datasets) {
@@ -368,7 +384,9 @@ std::string eval_results_markdown(const EvalTable& t, const std::vector<LatencyR
   }
   md += "\nBrackets: 95% intervals, percentile bootstrap over the records of each dataset (" +
         std::to_string(t.bootstrap.replicates) + " replicates, seed " + std::to_string(t.bootstrap.seed) +
-        "); a gap between two methods matters only where its paired interval below excludes zero.\n";
+        "; none with fewer than " + std::to_string(t.min_records_for_interval) +
+        " records in a dataset); a gap between two methods matters only where its paired interval below "
+        "excludes zero.\n";
   md += paired_markdown(t, ll);
 
   // Memory

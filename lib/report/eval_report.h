@@ -14,6 +14,7 @@ namespace cokv {
 struct EvalRow {
   std::string label;  // method ("full", "uniform", "adakv", a table's method name, ...)
   int budget = 0;     // mean budget per KV head; 0 = full cache
+  std::string source;  // table methods: the file it came from
   struct Cell {
     int64_t n = 0;
     double total = 0;  // sum of per-record values (metric in [0, 1], or log-likelihood)
@@ -54,6 +55,9 @@ struct EvalTable {
   std::map<std::string, int64_t> records;  // records selected per dataset
 
   BootstrapOptions bootstrap;              // intervals: replicates, seed, level
+  // Fewer records than this in a dataset and its intervals are not given (NaN): a percentile
+  // bootstrap of a handful of values is far too narrow (one record: zero width).
+  int min_records_for_interval = 5;
 
   void add(const std::string& label, int budget, const std::string& dataset, const std::string& record_id,
            double value, int64_t kept_tokens, int64_t kv_bytes);
