@@ -3,6 +3,8 @@
 // lib/profile/profile_run.cpp.
 //   cokv-profile --longbench SUITE --category few_shot --method ssv --utility loglik
 //                --budgets 64,128 --samples 8 --out out/few_shot
+//   cokv-profile export out/few_shot/few_shot.cokv-ssv.budget.json --out DIR --reference-length 2000
+//                (re-exports an existing table for other engines)
 //   cokv-profile ... --shard I/N --out DIR     one shard's share of the coalitions (a journal)
 //   cokv-profile merge SHARD.journal... --out DIR   the shards -> the unsharded run's outputs
 //   mpirun -np N cokv-profile ...              one shard per rank, rank 0 merges (COKV_MPI builds)
@@ -13,10 +15,51 @@
 
 #include "core/error.h"
 #include "core/mpi.h"
+#include "export/exports.h"
+#include "kv/budget_table.h"
 #include "profile/profile_run.h"
 #include "runtime/backend.h"
 
 namespace {
+
+// Export settings shared by a profile run and `cokv-profile export` (reference length aside).
+void add_export_flags(CLI::App& app, cokv::ExportOptions& e) {
+  app.add_option("--headkv-beta", e.headkv_beta, "exports: HeadKV beta of the headkv_budgets files")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--headkv-normalize", e.headkv_normalize, "exports: min-max normalise headkv_scores.json");
+  app.add_option("--lukv-min-length", e.lukv_min_length,
+                 "exports: shortest prompt on which every LU-KV head keeps its window (0: exact at T)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--duo-sink-size", e.duo_sink_size,
+                 "exports: DuoAttention sink_size (default: the table's sink)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--duo-recent-size", e.duo_recent_size,
+                 "exports: DuoAttention recent_size (default: the table's window; 0 is refused)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+int run_export(int argc, char** argv) {
+  CLI::App app{
+      "cokv-profile export: writes a budget table's files for other engines (see exports.json there)"};
+  std::string table_path, out_dir;
+  cokv::ExportOptions e;
+  app.add_option("table", table_path, "a cokv.budget.v1 file")->required();
+  app.add_option("--out", out_dir, "output folder")->required();
+  app.add_option("--reference-length", e.reference_length, "prompt length T for ratio formats (default 8000)")
+      ->check(CLI::PositiveNumber);
+  add_export_flags(app, e);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    std::vector<std::string> notes;
+    for (const auto& p : cokv::export_all(cokv::read_budget_table(table_path), out_dir, e, &notes))
+      std::cout << p << "\n";
+    for (const auto& n : notes) std::cerr << "cokv-profile export: " << n << "\n";
+  } catch (const std::exception& ex) {
+    std::cerr << "cokv-profile export: " << ex.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
 
 int run_merge(int argc, char** argv) {
   CLI::App app{"cokv-profile merge: shard journals (--shard I/N runs) -> the outputs one unsharded run writes"};
@@ -92,6 +135,7 @@ int run_mpi(cokv::MpiSession& mpi, cokv::profile::ProfileOptions o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "export") == 0) return run_export(argc - 1, argv + 1);
   if (argc > 1 && std::strcmp(argv[1], "merge") == 0) return run_merge(argc - 1, argv + 1);
   cokv::MpiSession mpi(&argc, &argv);
   if (!cokv::MpiSession::built_with_mpi() && cokv::MpiSession::launcher_ranks() > 1) {
@@ -99,7 +143,10 @@ int main(int argc, char** argv) {
               << " ranks, but this build has no MPI (COKV_MPI=OFF or none found): use --shard I/N\n";
     return 2;
   }
-  CLI::App app{"cokv-profile: per-KV-head scores and budget tables (CoKV SSV, BaKlaVa, Task-KV)"};
+  CLI::App app{
+      "cokv-profile: per-KV-head scores and budget tables (CoKV SSV, BaKlaVa, Task-KV)\n"
+      "  cokv-profile export TABLE --out DIR [--reference-length T ...] re-exports a table "
+      "(cokv-profile export --help)"};
   cokv::profile::ProfileOptions o;
   std::string distance = "euclidean", tk_score = "frequency", method = "ssv", utility = "loglik",
               absent = "window", alpha = "auto", chat = "none", backend = "auto", weights = "auto";
@@ -151,7 +198,9 @@ int main(int argc, char** argv) {
                  "I/N: evaluate only this shard's share of the coalitions into OUT/shard-I-of-N.journal "
                  "(needs --samples); then cokv-profile merge");
   app.add_option("--threads", o.threads, "OpenMP threads for the whole run (0: OpenMP default)");
-  app.add_option("--reference-length", o.reference_length, "exports: prompt length T for ratio formats");
+  app.add_option("--reference-length", o.reference_length,
+                 "exports: prompt length T for ratio formats (0: the longest profiled prompt)");
+  add_export_flags(app, o.exports);
   app.add_option("--baklava-tokens", o.baklava_tokens, "BaKlaVa: profiled tokens per prompt (0: all)");
   app.add_flag("!--baklava-no-layer-weight", o.baklava_layer_weight,
                "BaKlaVa: scores without the layer proxy");

@@ -38,6 +38,12 @@ json options_json(const ProfileOptions& o) {
           {"max_records", o.max_records},
           {"seed", o.seed},
           {"reference_length", o.reference_length},
+          {"exports",
+           {{"headkv_beta", o.exports.headkv_beta},
+            {"headkv_normalize", o.exports.headkv_normalize},
+            {"lukv_min_length", o.exports.lukv_min_length},
+            {"duo_sink_size", o.exports.duo_sink_size},
+            {"duo_recent_size", o.exports.duo_recent_size}}},
           {"baklava_tokens", o.baklava_tokens},
           {"baklava_layer_weight", o.baklava_layer_weight},
           {"taskkv",
@@ -80,6 +86,14 @@ ProfileOptions options_from_json(const json& j, const std::string& where) {
     o.max_records = j.at("max_records").get<int>();
     o.seed = j.at("seed").get<uint64_t>();
     o.reference_length = j.at("reference_length").get<int>();
+    if (j.contains("exports")) {  // journals written before the export settings keep the defaults
+      const json& e = j["exports"];
+      o.exports.headkv_beta = e.at("headkv_beta").get<double>();
+      o.exports.headkv_normalize = e.at("headkv_normalize").get<bool>();
+      o.exports.lukv_min_length = e.at("lukv_min_length").get<int>();
+      o.exports.duo_sink_size = e.at("duo_sink_size").get<int>();
+      o.exports.duo_recent_size = e.at("duo_recent_size").get<int>();
+    }
     o.baklava_tokens = j.at("baklava_tokens").get<int>();
     o.baklava_layer_weight = j.at("baklava_layer_weight").get<bool>();
     const json& t = j.at("taskkv");

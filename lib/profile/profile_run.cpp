@@ -218,14 +218,19 @@ std::vector<std::string> write_convergence_plot(const json& summary, const std::
 
 // Table (+ twins), exports, heatmap and scores.json; returns the paths written.
 std::vector<std::string> write_results(const ProfileOptions& o, const BudgetTable& t, const std::string& table_path,
-                                       const json& scores, json& summary) {
+                                       const json& scores, json& summary, std::ostream& log) {
   std::vector<std::string> files;
   write_budget_table(table_path, t);
   files.push_back(table_path);
   for (auto& p : write_npy_twin(table_path, t)) files.push_back(p);
-  ExportOptions eo;
-  eo.reference_length = o.reference_length > 0 ? o.reference_length : (o.max_length > 0 ? o.max_length : 8000);
-  for (auto& p : export_all(t, o.out_dir + "/exports", eo)) files.push_back(p);
+  // Ratio formats default to the longest profiled prompt: the prompt length the table was made on.
+  ExportOptions eo = o.exports;
+  eo.reference_length =
+      o.reference_length > 0 ? o.reference_length : std::max(1, summary["prompt_tokens"]["max"].get<int>());
+  std::vector<std::string> notes;
+  for (auto& p : export_all(t, o.out_dir + "/exports", eo, &notes)) files.push_back(p);
+  for (const auto& n : notes) log << "exports: " << n << "\n";
+  if (!notes.empty()) summary["export_notes"] = notes;
   const std::string name = summary["name"].get<std::string>();
   if (gnuplot_available()) {
     HeatmapOptions ho;
@@ -473,7 +478,7 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
 
   ProfileResult res;
   res.table_path = opt.out_dir + "/" + name + ".budget.json";
-  res.files = write_results(opt, table, res.table_path, scores_json(opt, hs, u_full, u_empty), summary);
+  res.files = write_results(opt, table, res.table_path, scores_json(opt, hs, u_full, u_empty), summary, plog);
   res.files.push_back(opt.out_dir + "/summary.json");
   res.files.push_back(opt.out_dir + "/summary.md");
   res.files.push_back(journal_path);

@@ -5,7 +5,7 @@
 //
 // Files written into out_dir (<name> = <category or dataset>.<method name>):
 //   <name>.budget.json (+ .npy twins)   cokv.budget.v1 table (DESIGN.md)
-//   exports/                            export_all (HeadKV, DuoAttention, LU-KV, KV-Compress, layer lists)
+//   exports/                            export_all: files for other engines and exports.json
 //   <name>.scores.png / .svg            heatmap of the scores (when gnuplot is available)
 //   scores.json                         values, std errors, hex floats (bit-exact comparison)
 //   summary.json, summary.md            time, evaluations, memory, convergence trace, selection
@@ -20,6 +20,7 @@
 
 #include "data/prompt.h"
 #include "eval/evaluate.h"
+#include "export/exports.h"
 #include "kv/budget_table.h"
 #include "model/weights.h"
 #include "profile/taskkv.h"
@@ -69,7 +70,8 @@ struct ProfileOptions {
   uint64_t seed = 42;
   bool resume = false;
   int threads = 0;           // > 0: OpenMP threads for the whole run (omp_set_num_threads)
-  int reference_length = 0;  // exports' T (0: max_length, or 8000)
+  int reference_length = 0;  // exports' T (0: the longest profiled prompt)
+  ExportOptions exports;     // the other export settings (its reference_length is replaced by the above)
   // BaKlaVa
   int baklava_tokens = 256;  // profiled tokens per prompt (evenly spaced; 0 = all)
   bool baklava_layer_weight = true;
