@@ -89,6 +89,12 @@ md.append("Made by `scripts/study` (resumable; `OUT=out/study` by default) on th
           "(2000 replicates, seed 42); differences are paired over the same records; * marks an interval "
           "that excludes zero.")
 md.append("")
+sizes = {k: os.environ[k] for k in ("SUITE_RECORDS", "SCREEN_RECORDS", "VAL_RECORDS", "TEST_RECORDS", "SAMPLES",
+                                     "BUDGETS", "EST_EVALS", "EST_RECORDS", "EST_CATEGORY") if k in os.environ}
+if sizes:
+    md.append("This document's run: `" + " ".join(f"{k}={v}" for k, v in sizes.items()) +
+              " scripts/study` (the other sizes at the script's defaults).")
+    md.append("")
 if times:
     md.append("Wall time per stage (this machine, shared with other jobs): " +
               ", ".join(f"{k} {hms(v)}" for k, v in times.items()) + ".")
@@ -182,6 +188,10 @@ if chosen:
             md.append(f"| {e} | {s['evaluations']['computed']} | {mae if mae is None else f'{mae:.4f}'} | "
                       f"{spread:.4f} | {rel} | {hms(int(s['time_s']['total_s']))} |")
         md.append("")
+        if have(f"{est}/eval/scores.json"):
+            md += ["The same three tables on the test records, against full and uniform "
+                   "(`cokv-eval run --methods full,uniform --tables estimators/*/*.budget.json`):", "",
+                   results_table(load(f"{est}/eval/scores.json")), ""]
 
 with open(doc, "w") as f:
     f.write("\n".join(md) + "\n")
