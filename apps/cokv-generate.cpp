@@ -30,9 +30,9 @@ int main(int argc, char** argv) {
                  "fp32: exact arithmetic on the dequantised weights; ggml: round activations like llama.cpp")
       ->check(CLI::IsMember({"fp32", "ggml"}));
   app.add_option("--weights", weights,
-                 "weights in memory: fp32 (the reference) | bf16 (F16 tensors stay F16; fp32 accumulation) | "
-                 "auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+                 "weights in memory: fp32 (the reference) | bf16 | q8_0 | file (kept as the file stores them, the "
+                 "smallest) | auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
+      ->check(CLI::IsMember(cokv::weight_mode_names()))
       ->capture_default_str();
   app.add_flag("--dry-run", dry_run, "print the memory the model needs in each --weights mode, load nothing");
   CLI11_PARSE(app, argc, argv);

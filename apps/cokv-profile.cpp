@@ -154,8 +154,9 @@ int main(int argc, char** argv) {
   std::string shard;
   app.add_option("--model", o.backend.model_path,
                  "GGUF file or Hugging Face folder (default: the model scripts/setup fetched)");
-  app.add_option("--weights", weights, "weights in memory: fp32 | bf16 | auto (fp32 up to 4 GiB of fp32 weights)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+  app.add_option("--weights", weights, "weights in memory: fp32 (the reference) | bf16 | q8_0 | file (kept as the file stores them, the "
+                 "smallest) | auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
+      ->check(CLI::IsMember(cokv::weight_mode_names()))
       ->capture_default_str();
   app.add_option("--backend", backend, "runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));

@@ -3,6 +3,10 @@
 //   cokv-bench coalitions                       evaluations/s for K budget vectors vs the naive way
 // Results are recorded by hand in bench/RESULTS.md with the machine and date.
 #include <omp.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
@@ -12,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/error.h"
 #include "core/paths.h"
 #include "kv/scorers.h"
 #include "runtime/backend.h"
@@ -19,6 +24,54 @@
 using namespace cokv;
 
 namespace {
+
+// N busy-looping child processes beside the benchmark (--contend N), so a contended run is
+// the same every time. They die with the benchmark: killed by the destructor, by the signal
+// handler on SIGINT/SIGTERM, and by the kernel (PR_SET_PDEATHSIG) if the benchmark crashes.
+class Contenders {
+ public:
+  explicit Contenders(int n) {
+    const pid_t parent = getpid();
+    for (int i = 0; i < n && i < kMax; ++i) {
+      const pid_t pid = fork();
+      if (pid < 0) {
+        stop();
+        throw Error("cokv-bench: fork failed for --contend");
+      }
+      if (pid == 0) spin(parent);
+      pids_[n_++] = pid;
+    }
+    if (n_ > 0) {
+      signal(SIGINT, on_signal);
+      signal(SIGTERM, on_signal);
+    }
+  }
+  ~Contenders() { stop(); }
+  Contenders(const Contenders&) = delete;
+  Contenders& operator=(const Contenders&) = delete;
+
+ private:
+  static constexpr int kMax = 64;
+  static inline pid_t pids_[kMax];
+  static inline volatile sig_atomic_t n_ = 0;
+
+  [[noreturn]] static void spin(pid_t parent) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(0);  // the parent died before prctl took effect
+    volatile uint64_t x = 1;
+    for (;;) x = x * 6364136223846793005ull + 1;
+  }
+  static void stop() {  // async-signal-safe: kill and waitpid only
+    for (int i = 0; i < n_; ++i) kill(pids_[i], SIGKILL);
+    for (int i = 0; i < n_; ++i) waitpid(pids_[i], nullptr, 0);
+    n_ = 0;
+  }
+  static void on_signal(int sig) {
+    stop();
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
+};
 
 double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -72,15 +125,15 @@ double sgemm_gflops() {
   return 2.0 * 512 * 576 * 1536 / t / 1e9;
 }
 
-nlohmann::json run_forward(Backend& b, const std::string& ref_python, int repeats) {
+nlohmann::json run_forward(Backend& b, const std::string& ref_python, int repeats, bool decode_only) {
   const ModelInfo& m = b.model();
   const int threads = omp_get_max_threads();
   const ModelConfig& c = m.cfg;
   const double mhz = cpu_mhz();
   const double peak = threads * mhz * 1e6 * 32 / 1e9;  // AVX2: 2 FMA x 8 floats x 2 flops per cycle
   nlohmann::json res = {{"backend", backend_name(b.kind())}, {"cpu", cpu_name()}, {"threads", threads}, {"cpu_mhz", mhz}, {"peak_gflops_fp32", peak}};
-  res["sgemm_gflops"] = sgemm_gflops();
-  for (int n : {512, 2048}) {
+  if (!decode_only) res["sgemm_gflops"] = sgemm_gflops();
+  for (int n : decode_only ? std::vector<int>{} : std::vector<int>{512, 2048}) {
     auto toks = synthetic_tokens(m, n, 0);
     const double t = best_of(repeats, [&] { b.prefill(toks); });
     res["prefill"][std::to_string(n)] = {{"tokens_per_s", n / t}, {"seconds", t},
@@ -165,22 +218,28 @@ nlohmann::json run_coalitions(Backend& b, int prompt_len, int answer_len, int ge
 int main(int argc, char** argv) {
   CLI::App app{"cokv-bench: runtime benchmarks (results go to bench/RESULTS.md)"};
   std::string ref_python, backend = "auto";
+  bool decode_only = false;
   BackendOptions bo;
   bo.model_path = default_model_path();
   int repeats = 2, prompt_len = 2048, answer_len = 16, gen_len = 32;
   std::vector<int> ks = {1, 8, 32, 64};
   std::vector<std::string> weights = {"auto"};
+  int contend = 0;
   app.add_option("--model", bo.model_path, "GGUF file or Hugging Face folder");
   app.add_option("--backend", backend, "auto | cpu | cuda (this build: " + built_backends() + ")")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--repeats", repeats, "best of N runs");
   app.add_option("--weights", weights,
-                 "weight modes (fp32, bf16, auto), benchmarked one after the other in this process")
+                 "weight modes (fp32, bf16, q8_0, file, auto), benchmarked one after the other in this process")
       ->delimiter(',')
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
+      ->check(CLI::IsMember(weight_mode_names()));
+  app.add_option("--contend", contend,
+                 "run N busy-looping processes of its own beside the benchmark (killed at the end)")
+      ->check(CLI::Range(0, 64));
   auto* fwd = app.add_subcommand("forward", "prefill tokens/s at 512 and 2048 tokens; decode tokens/s at batch 1 and 32");
   fwd->add_option("--reference-python", ref_python,
                   "python with llama-cpp-python installed: also time llama.cpp on the same file and threads");
+  fwd->add_flag("--decode-only", decode_only, "skip the prefill measurements");
   auto* coal = app.add_subcommand("coalitions", "evaluations/s of K budget vectors against one prefilled prompt");
   coal->add_option("--prompt", prompt_len, "prompt tokens");
   coal->add_option("--answer", answer_len, "answer tokens for log-likelihood");
@@ -190,6 +249,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     bo.kind = parse_backend(backend);
+    const Contenders contenders(contend);
     nlohmann::json all = nlohmann::json::array();
     for (size_t i = 0; i < weights.size(); ++i) {
       bo.weights = parse_weight_mode(weights[i]);
@@ -200,11 +260,12 @@ int main(int argc, char** argv) {
       std::cerr << "weights " << weight_mode_name(b->model().weights) << ": " << bytes / 1e6 << " MB, loaded in "
                 << load_s << " s\n";
       // llama.cpp is timed once, with the first mode.
-      nlohmann::json res = *fwd ? run_forward(*b, i == 0 ? ref_python : std::string(), repeats)
+      nlohmann::json res = *fwd ? run_forward(*b, i == 0 ? ref_python : std::string(), repeats, decode_only)
                                 : run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats);
       res["weights"] = weight_mode_name(b->model().weights);
       res["weights_bytes"] = bytes;
       res["load_s"] = load_s;
+      res["contenders"] = contend;
       all.push_back(res);
     }
     std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";

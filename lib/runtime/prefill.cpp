@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace cokv {
 
@@ -37,28 +38,26 @@ void causal_attention(const Mat& q, const Mat& k, const Mat& v, const ModelConfi
   constexpr int kBlock = 128;
   const int n_blocks = (T + kBlock - 1) / kBlock;
   out.resize(T, H * D);
-#pragma omp parallel
-  {
-    Mat s;  // per-thread scores [block, keys]
-#pragma omp for schedule(dynamic) collapse(2)
-    for (int h = 0; h < H; ++h)
-      for (int b = 0; b < n_blocks; ++b) {
-        const int r0 = b * kBlock, nr = std::min(kBlock, T - r0), n_keys = r0 + nr;
-        const int g = h / gs;
-        ConstStrided qh(q.data() + size_t(r0) * q.cols() + h * D, nr, D, Eigen::OuterStride<>(q.cols()));
-        ConstStrided kh(k.data() + g * D, n_keys, D, Eigen::OuterStride<>(k.cols()));
-        ConstStrided vh(v.data() + g * D, n_keys, D, Eigen::OuterStride<>(v.cols()));
-        s.resize(nr, n_keys);
-        s.noalias() = qh * kh.transpose();
-        for (int i = 0; i < nr; ++i) {
-          const int visible = r0 + i + 1;  // causal: keys 0..r0+i
-          softmax_inplace(s.row(i).data(), visible);
-          std::fill(s.row(i).data() + visible, s.row(i).data() + n_keys, 0.f);
-        }
-        Strided oh(out.data() + size_t(r0) * out.cols() + h * D, nr, D, Eigen::OuterStride<>(out.cols()));
-        oh.noalias() = s * vh;
+  parallel_for(int64_t(H) * n_blocks, 1, [&](int64_t i0, int64_t i1, int) {
+    thread_local Mat s;  // scores [block, keys]
+    for (int64_t item = i0; item < i1; ++item) {
+      const int h = int(item / n_blocks), b = int(item % n_blocks);
+      const int r0 = b * kBlock, nr = std::min(kBlock, T - r0), n_keys = r0 + nr;
+      const int g = h / gs;
+      ConstStrided qh(q.data() + size_t(r0) * q.cols() + h * D, nr, D, Eigen::OuterStride<>(q.cols()));
+      ConstStrided kh(k.data() + g * D, n_keys, D, Eigen::OuterStride<>(k.cols()));
+      ConstStrided vh(v.data() + g * D, n_keys, D, Eigen::OuterStride<>(v.cols()));
+      s.resize(nr, n_keys);
+      s.noalias() = qh * kh.transpose();
+      for (int i = 0; i < nr; ++i) {
+        const int visible = r0 + i + 1;  // causal: keys 0..r0+i
+        softmax_inplace(s.row(i).data(), visible);
+        std::fill(s.row(i).data() + visible, s.row(i).data() + n_keys, 0.f);
       }
-  }
+      Strided oh(out.data() + size_t(r0) * out.cols() + h * D, nr, D, Eigen::OuterStride<>(out.cols()));
+      oh.noalias() = s * vh;
+    }
+  });
 }
 
 }  // namespace
