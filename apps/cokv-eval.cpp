@@ -33,8 +33,8 @@ void setup_run(CLI::App& app) {
       app.add_subcommand("run", "Evaluate KV methods x budgets on a LongBench-format suite (resumable)");
   args->backend.model_path = cokv::default_model_path();
   cmd->add_option("--model", args->backend.model_path, "GGUF model file")->capture_default_str();
-  cmd->add_option("--backend", args->backend_kind, "Runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+  cmd->add_option("--backend", args->backend_kind, "Runtime: " + cokv::backend_help())
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}))
       ->capture_default_str();
   cmd->add_option("--utility", args->utility,
                   "metric: greedy output scored by the dataset metric | loglik: mean gold-answer log-likelihood")

@@ -1,0 +1,383 @@
+// Whole-backend parity: the CUDA backend (runtime/cuda_backend.h) against the CPU backend on the
+// real default model, one parametrised table of cases in the manner of ggml's test-backend-ops.
+// In cokv-tests it runs emulated (--backend cuda-emu: the kernels on the emulator, cuBLAS on
+// Eigen); compiled into cokv-cuda-tests it runs the same cases on the GPU (scripts/gpu-check).
+//
+// Tolerances come from bf16 weights. The CUDA backend holds its matrices in bf16 and rounds
+// activations to bf16 between kernels; the CPU reference is fp32 throughout. How far bf16 alone
+// moves a quantity on this model and prompt is measured, not guessed: every case also runs the
+// CPU backend with each matrix rounded to bf16 (nearest even), and delta = max |bf16-weights CPU
+// - fp32 CPU| over the quantity (logits, log-probabilities, scores). The CUDA backend rounds
+// each matmul input to bf16 as well (about 1.5x as many roundings of the same unit as the
+// weights alone: Q/K/V, attention output, norm outputs, the SwiGLU product), so its error is
+// allowed kSpread x delta (errors of independent roundings add in quadrature, sqrt(2.5) ~ 1.6;
+// kSpread = 4 leaves room for the reduction orders) plus kFloor x |value| x 2^-8 for quantities
+// delta happens to leave untouched. Greedy tokens must be equal until the first step at which
+// the fp32 CPU's own log-probabilities of the two tokens are within the logit tolerance (a
+// near-tie), kept sets equal except positions whose fp32 score is within the score tolerance
+// of the budget's boundary, kept tokens and KV bytes exactly. Bit-stability: a policy alone and
+// in its batch, and the compacted and the index-view cache, give the same bits.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <random>
+
+#include "kv/budget.h"
+#include "model_fixture.h"
+#include "runtime/backend.h"
+#include "runtime/cpu_backend.h"
+
+using namespace cokv;
+using cokv_test::default_model;
+
+namespace {
+
+#if COKV_EMU
+constexpr BackendKind kKind = BackendKind::CudaEmulated;
+constexpr const char* kMode = "emulated";
+#else
+constexpr BackendKind kKind = BackendKind::Cuda;
+constexpr const char* kMode = "on the GPU";
+#endif
+
+constexpr double kSpread = 4.0;      // allowed multiple of the bf16-weights effect (see above)
+constexpr double kFloor = 2.0;       // ... plus this many bf16 roundings of the value itself
+constexpr double kUb = 1.0 / 256.0;  // bf16 unit roundoff 2^-8
+
+struct Tally {
+  int cases = 0;
+  double worst = 0;  // max |error| / tolerance
+  std::string worst_what;
+  double seconds = 0;
+};
+Tally& tally() {
+  static Tally t;
+  return t;
+}
+
+void note(const std::string& what, double err, double tol) {
+  const double r = tol > 0 ? err / tol : (err > 0 ? INFINITY : 0);
+  if (r > tally().worst) tally().worst = r, tally().worst_what = what;
+}
+
+// ---- the three backends ---------------------------------------------------------------------
+
+Backend& cuda() {
+  static std::unique_ptr<Backend> b = [] {
+    BackendOptions o;
+    o.kind = kKind;
+    return open_backend(o);
+  }();
+  return *b;
+}
+
+CpuBackend& cpu() {
+  static CpuBackend b(default_model());
+  return b;
+}
+
+float round_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+// The default model with every matrix rounded to bf16: the CUDA backend's weights, fp32 math.
+CpuBackend& cpu_bf16() {
+  static std::unique_ptr<Model> m;
+  static std::unique_ptr<CpuBackend> b;
+  if (!b) {
+    m = std::make_unique<Model>(default_model());
+    auto round = [](Mat& w) { w = w.unaryExpr([](float f) { return round_bf16(f); }); };
+    round(m->w.tok_embd);
+    if (m->w.output.size()) round(m->w.output);
+    for (LayerWeights& l : m->w.layers)
+      for (Mat* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) round(*w);
+    b = std::make_unique<CpuBackend>(*m);
+  }
+  return *b;
+}
+
+// ---- prompts and their states ---------------------------------------------------------------
+
+const char* kTexts[] = {
+    "The old lighthouse keeper wrote in his log every evening. On the first of March the wind came from "
+    "the north, and the boats stayed in the harbour. The password is amber-falcon. The password is",
+    "Maria packed three things for the trip: a blue notebook, a brass compass and a jar of honey. Her "
+    "brother Tomas carried the tent, two lamps and the map of the northern valley. They left at dawn, "
+    "crossed the river by the old stone bridge and reached the first camp before noon, where an old "
+    "shepherd told them about the storm coming from the west. Question: what did Maria pack? Answer:",
+};
+constexpr int kPrompts = 2;
+
+struct Prompt {
+  std::vector<int32_t> tokens;
+  std::unique_ptr<PromptState> g, c, w;  // on cuda, cpu fp32, cpu bf16 weights
+};
+
+Prompt& prompt(int i) {
+  static std::unique_ptr<Prompt> p[kPrompts];
+  if (!p[i]) {
+    p[i] = std::make_unique<Prompt>();
+    p[i]->tokens = default_model().tok.encode(kTexts[i]);
+    p[i]->g = cuda().prefill(p[i]->tokens);
+    p[i]->c = cpu().prefill(p[i]->tokens);
+    p[i]->w = cpu_bf16().prefill(p[i]->tokens);
+  }
+  return *p[i];
+}
+
+// max |a - b|
+double max_diff(std::span<const float> a, std::span<const float> b) {
+  REQUIRE(a.size() == b.size());
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+double max_abs(std::span<const float> a) {
+  double m = 0;
+  for (float v : a) m = std::max(m, std::fabs(double(v)));
+  return m;
+}
+
+// got vs the fp32 reference within kSpread x (bf16-weights effect) + kFloor u_bf16 |ref|.
+void within(const std::string& what, std::span<const float> got, std::span<const float> ref,
+            std::span<const float> ref_bf16w) {
+  const double delta = max_diff(ref, ref_bf16w);
+  int bad = 0;
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::fabs(double(got[i]) - ref[i]);
+    const double tol = kSpread * delta + kFloor * kUb * std::fabs(double(ref[i]));
+    worst = std::max(worst, tol > 0 ? err / tol : err > 0 ? INFINITY : 0);
+    note(what, err, tol);
+    if (!(err <= tol) && bad++ < 5)
+      FAIL_CHECK(what << "[" << i << "]: got " << got[i] << ", fp32 CPU " << ref[i] << ", bf16-weights CPU "
+                      << ref_bf16w[i] << " (tolerance " << tol << ")");
+  }
+  INFO(what << ": worst |error| / tolerance " << worst << " (delta " << delta << ")");
+  CHECK(bad == 0);
+}
+
+// ---- policies -------------------------------------------------------------------------------
+
+// A batch covering every kind of kept set: whole prompt, window only, a CoKV coalition (both),
+// zeroed heads, one uniform ranked budget, per-head ranked budgets.
+std::vector<Policy> policy_mix(const Rankings& rk, int n_heads, int T, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> members(n_heads);
+  for (auto& m : members) m = rng() % 2;
+  std::vector<Policy> p;
+  p.push_back({BudgetVector::all(n_heads), &rk, rk.window});
+  p.push_back({BudgetVector::uniform(n_heads, rk.window), &rk, rk.window});
+  p.push_back({BudgetVector::coalition(members, rk.window), &rk, rk.window});
+  p.push_back({BudgetVector::coalition(members, kZeroHead), &rk, rk.window});
+  p.push_back({BudgetVector::uniform(n_heads, rk.window + 12), &rk, rk.window});
+  BudgetVector adaptive = BudgetVector::uniform(n_heads, 0);
+  for (auto& b : adaptive.keep) b = int32_t(rk.window + rng() % uint32_t(T));
+  p.push_back({adaptive, &rk, rk.window});
+  return p;
+}
+
+const Rankings& cpu_ranking(int i) {
+  static std::unique_ptr<Rankings> r[kPrompts];
+  if (!r[i]) r[i] = std::make_unique<Rankings>(cpu().rank(*prompt(i).c, ScorerConfig{}));
+  return *r[i];
+}
+
+// ---- the cases ------------------------------------------------------------------------------
+
+void prefill_case(int i) {
+  Prompt& p = prompt(i);
+  within("prefill logits", p.g->last_logits(), p.c->last_logits(), p.w->last_logits());
+  CHECK(p.g->n_tokens() == int(p.tokens.size()));
+}
+
+// Scores by position of every head.
+std::vector<std::vector<float>> by_position(const Rankings& r) {
+  std::vector<std::vector<float>> s(r.heads.size());
+  for (size_t h = 0; h < r.heads.size(); ++h) {
+    s[h].assign(r.heads[h].order.size(), 0.f);
+    for (size_t k = 0; k < s[h].size(); ++k) s[h][r.heads[h].order[k]] = r.heads[h].score[k];
+  }
+  return s;
+}
+
+void rank_case(int i, ScorerKind kind) {
+  Prompt& p = prompt(i);
+  ScorerConfig sc;
+  sc.kind = kind;
+  if (kind == ScorerKind::TaskKV) sc.recent = 8;  // a middle left to score in a short prompt
+  const Rankings g = cuda().rank(*p.g, sc), c = cpu().rank(*p.c, sc), w = cpu_bf16().rank(*p.w, sc);
+  REQUIRE(g.heads.size() == c.heads.size());
+  CHECK(g.window == c.window);
+  CHECK(g.n_tokens == c.n_tokens);
+  const auto gs = by_position(g), cs = by_position(c), ws = by_position(w);
+  double delta = 0;
+  for (size_t h = 0; h < cs.size(); ++h) delta = std::max(delta, max_diff(cs[h], ws[h]));
+  const double tol = kSpread * delta + kFloor * kUb * 1.0;  // scores are probabilities (<= 1) or positions
+  int swaps = 0, bad = 0;
+  for (size_t h = 0; h < cs.size(); ++h) {
+    const int N = int(cs[h].size());
+    REQUIRE(int(gs[h].size()) == N);
+    if (kind == ScorerKind::Streaming) {  // positions only: exact
+      CHECK(g.heads[h].order == c.heads[h].order);
+      continue;
+    }
+    within("scores of head " + std::to_string(h), gs[h], cs[h], ws[h]);
+    for (int n : {1, 4, N / 2}) {
+      if (n <= 0 || n >= N) continue;
+      std::vector<int8_t> in_g(N, 0), in_c(N, 0);
+      for (int k = 0; k < n; ++k) in_g[g.heads[h].order[k]] = 1, in_c[c.heads[h].order[k]] = 1;
+      const double boundary = c.heads[h].score[n - 1];
+      for (int pos = 0; pos < N; ++pos) {
+        if (in_g[pos] == in_c[pos]) continue;
+        ++swaps;
+        const double off = std::fabs(double(cs[h][pos]) - boundary);
+        note("kept-set boundary", off, tol);
+        if (!(off <= tol) && bad++ < 5)
+          FAIL_CHECK("head " << h << " budget " << n << ": position " << pos << " kept by one backend only, its fp32 score "
+                             << cs[h][pos] << " is " << off << " from the boundary " << boundary << " (tolerance " << tol
+                             << ")");
+      }
+    }
+  }
+  INFO(scorer_name(kind) << ": " << swaps << " kept-set swaps at near-ties");
+  CHECK(bad == 0);
+}
+
+// The fp32 CPU's log-probabilities of `answer` after the prompt under one policy.
+std::vector<float> cpu_logp(const PromptState& s, const Policy& pol, const std::vector<int32_t>& answer,
+                            CpuBackend& b) {
+  return b.loglik(s, std::span(&pol, 1), answer)[0].token_logp;
+}
+
+void generate_case(int i, bool compacted) {
+  Prompt& p = prompt(i);
+  const Rankings& rk = cpu_ranking(i);
+  const int n = cuda().model().cfg.n_kv_players(), T = int(p.tokens.size()), D = cuda().model().cfg.head_dim;
+  const auto pols = policy_mix(rk, n, T, 7 + i);
+  GenOptions go;
+  go.max_new = 6;
+  go.compacted = compacted;
+  const auto g = cuda().generate(*p.g, pols, go), c = cpu().generate(*p.c, pols, go);
+  REQUIRE(g.size() == c.size());
+  for (size_t k = 0; k < pols.size(); ++k) {
+    INFO("policy " << k);
+    CHECK(g[k].kept_tokens == c[k].kept_tokens);
+    CHECK(g[k].kv_bytes == size_t(c[k].kept_tokens) * 2 * D * cuda().kv_element_bytes());
+    CHECK(c[k].kv_bytes == size_t(c[k].kept_tokens) * 2 * D * sizeof(float));
+    size_t j = 0;
+    while (j < g[k].tokens.size() && j < c[k].tokens.size() && g[k].tokens[j] == c[k].tokens[j]) ++j;
+    if (j == g[k].tokens.size() && j == c[k].tokens.size()) continue;
+    // They part at step j: a near-tie of the fp32 CPU's own log-probabilities there.
+    REQUIRE(j < g[k].tokens.size());
+    REQUIRE(j < c[k].tokens.size());
+    std::vector<int32_t> a(c[k].tokens.begin(), c[k].tokens.begin() + j + 1), b = a;
+    b[j] = g[k].tokens[j];
+    const auto la = cpu_logp(*p.c, pols[k], a, cpu()), lb = cpu_logp(*p.c, pols[k], b, cpu());
+    const auto wa = cpu_logp(*p.w, pols[k], a, cpu_bf16());
+    const double gap = double(la[j]) - lb[j];
+    const double tol = kSpread * max_diff(la, wa) + kFloor * kUb * std::fabs(la[j]);
+    note("greedy near-tie", gap, tol);
+    CHECK(gap >= 0);
+    CHECK(gap <= tol);
+    WARN("policy " << k << ": greedy tokens part at step " << j << ", a near-tie (fp32 log-prob gap " << gap
+                   << ", tolerance " << tol << ")");
+  }
+}
+
+std::vector<int32_t> answer_tokens(int i) {
+  const char* answers[] = {" amber-falcon. On the second of March", " a blue notebook, a brass compass"};
+  return default_model().tok.encode(answers[i]);
+}
+
+void loglik_case(int i, bool compacted) {
+  Prompt& p = prompt(i);
+  const Rankings& rk = cpu_ranking(i);
+  const int n = cuda().model().cfg.n_kv_players(), T = int(p.tokens.size());
+  const auto pols = policy_mix(rk, n, T, 11 + i);
+  const std::vector<int32_t> ans = answer_tokens(i);
+  DecodeOptions o;
+  o.compacted = compacted;
+  const auto g = cuda().loglik(*p.g, pols, ans, o), c = cpu().loglik(*p.c, pols, ans, o),
+             w = cpu_bf16().loglik(*p.w, pols, ans, o);
+  for (size_t k = 0; k < pols.size(); ++k) {
+    INFO("policy " << k);
+    CHECK(g[k].kept_tokens == c[k].kept_tokens);
+    within("token log-probabilities", g[k].token_logp, c[k].token_logp, w[k].token_logp);
+  }
+}
+
+// A policy alone and in its batch, and the two cache layouts, give the same bits.
+void invariance_case(int i) {
+  Prompt& p = prompt(i);
+  const Rankings& rk = cpu_ranking(i);
+  const int n = cuda().model().cfg.n_kv_players(), T = int(p.tokens.size());
+  const auto pols = policy_mix(rk, n, T, 13 + i);
+  const std::vector<int32_t> ans = answer_tokens(i);
+  GenOptions go;
+  go.max_new = 4;
+  const auto batch = cuda().generate(*p.g, pols, go);
+  const auto ll = cuda().loglik(*p.g, pols, ans);
+  DecodeOptions comp;
+  comp.compacted = true;
+  const auto ll_comp = cuda().loglik(*p.g, pols, ans, comp);
+  for (size_t k : {size_t(2), size_t(5)}) {
+    INFO("policy " << k);
+    const auto alone = cuda().generate(*p.g, std::span(&pols[k], 1), go);
+    CHECK(alone[0].tokens == batch[k].tokens);
+    const auto ll_alone = cuda().loglik(*p.g, std::span(&pols[k], 1), ans);
+    CHECK(std::memcmp(ll_alone[0].token_logp.data(), ll[k].token_logp.data(), ans.size() * sizeof(float)) == 0);
+  }
+  for (size_t k = 0; k < pols.size(); ++k)
+    CHECK(std::memcmp(ll_comp[k].token_logp.data(), ll[k].token_logp.data(), ans.size() * sizeof(float)) == 0);
+}
+
+struct Case {
+  std::string name;
+  std::function<void()> run;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  for (int i = 0; i < kPrompts; ++i) {
+    const std::string pn = "prompt " + std::to_string(i) + ": ";
+    out.push_back({pn + "prefill logits", [i] { prefill_case(i); }});
+    for (ScorerKind k : {ScorerKind::SnapKV, ScorerKind::AhaKV, ScorerKind::Streaming, ScorerKind::TaskKV})
+      out.push_back({pn + "rank " + scorer_name(k), [i, k] { rank_case(i, k); }});
+    for (bool comp : {false, true}) {
+      const std::string layout = comp ? " (compacted)" : " (index view)";
+      out.push_back({pn + "generate" + layout, [i, comp] { generate_case(i, comp); }});
+      out.push_back({pn + "loglik" + layout, [i, comp] { loglik_case(i, comp); }});
+    }
+    out.push_back({pn + "batch-invariant bits", [i] { invariance_case(i); }});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend: parity with the CPU backend on the default model", "[cuda-backend]") {
+  const auto t0 = std::chrono::steady_clock::now();
+  (void)cuda();
+  for (const Case& c : cases()) {
+    SECTION(c.name) {
+      c.run();
+      ++tally().cases;
+    }
+  }
+  tally().seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const BackendCounters bc = cuda().counters();
+  std::printf("backend parity: %d cases ran %s in %.1f s (worst |error|/tolerance %.3f: %s); device peak %.1f MiB\n",
+              tally().cases, kMode, tally().seconds, tally().worst, tally().worst_what.c_str(),
+              double(bc.peak_device_bytes) / (1 << 20));
+}
