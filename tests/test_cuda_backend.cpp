@@ -24,10 +24,12 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <random>
 
+#include "hf_from_gguf.h"
 #include "kv/budget.h"
 #include "model_fixture.h"
 #include "runtime/backend.h"
@@ -77,30 +79,19 @@ Backend& cuda() {
   return *b;
 }
 
-CpuBackend& cpu() {
+Backend& cpu() {
   static CpuBackend b(default_model());
   return b;
 }
 
-float round_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-// The default model with every matrix rounded to bf16: the CUDA backend's weights, fp32 math.
-CpuBackend& cpu_bf16() {
+// The default model with every matrix rounded to bf16 (the loader's --weights bf16: nearest
+// even, exact fp32 arithmetic on the rounded values): the CUDA backend's weights, fp32 math.
+Backend& cpu_bf16() {
   static std::unique_ptr<Model> m;
   static std::unique_ptr<CpuBackend> b;
   if (!b) {
-    m = std::make_unique<Model>(default_model());
-    auto round = [](Mat& w) { w = w.unaryExpr([](float f) { return round_bf16(f); }); };
-    round(m->w.tok_embd);
-    if (m->w.output.size()) round(m->w.output);
-    for (LayerWeights& l : m->w.layers)
-      for (Mat* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) round(*w);
+    m = Model::load(default_model_path(), Model::Numerics::Fp32, WeightMode::Bf16);
+    REQUIRE(m->weights == WeightMode::Bf16);
     b = std::make_unique<CpuBackend>(*m);
   }
   return *b;
@@ -148,10 +139,9 @@ double max_abs(std::span<const float> a) {
   return m;
 }
 
-// got vs the fp32 reference within kSpread x (bf16-weights effect) + kFloor u_bf16 |ref|.
-void within(const std::string& what, std::span<const float> got, std::span<const float> ref,
-            std::span<const float> ref_bf16w) {
-  const double delta = max_diff(ref, ref_bf16w);
+// got vs the reference within kSpread x delta (the bf16-weights effect) + kFloor u_bf16 |ref|.
+void within_delta(const std::string& what, std::span<const float> got, std::span<const float> ref, double delta) {
+  REQUIRE(got.size() == ref.size());
   int bad = 0;
   double worst = 0;
   for (size_t i = 0; i < got.size(); ++i) {
@@ -160,11 +150,17 @@ void within(const std::string& what, std::span<const float> got, std::span<const
     worst = std::max(worst, tol > 0 ? err / tol : err > 0 ? INFINITY : 0);
     note(what, err, tol);
     if (!(err <= tol) && bad++ < 5)
-      FAIL_CHECK(what << "[" << i << "]: got " << got[i] << ", fp32 CPU " << ref[i] << ", bf16-weights CPU "
-                      << ref_bf16w[i] << " (tolerance " << tol << ")");
+      FAIL_CHECK(what << "[" << i << "]: got " << got[i] << ", reference " << ref[i] << " (tolerance " << tol
+                      << ")");
   }
   INFO(what << ": worst |error| / tolerance " << worst << " (delta " << delta << ")");
   CHECK(bad == 0);
+}
+
+// The same against the fp32 CPU, delta measured by the CPU with bf16 weights on the same input.
+void within(const std::string& what, std::span<const float> got, std::span<const float> ref,
+            std::span<const float> ref_bf16w) {
+  within_delta(what, got, ref, max_diff(ref, ref_bf16w));
 }
 
 // ---- policies -------------------------------------------------------------------------------
@@ -256,7 +252,7 @@ void rank_case(int i, ScorerKind kind) {
 
 // The fp32 CPU's log-probabilities of `answer` after the prompt under one policy.
 std::vector<float> cpu_logp(const PromptState& s, const Policy& pol, const std::vector<int32_t>& answer,
-                            CpuBackend& b) {
+                            Backend& b) {
   return b.loglik(s, std::span(&pol, 1), answer)[0].token_logp;
 }
 
@@ -380,4 +376,110 @@ TEST_CASE("cuda backend: parity with the CPU backend on the default model", "[cu
   std::printf("backend parity: %d cases ran %s in %.1f s (worst |error|/tolerance %.3f: %s); device peak %.1f MiB\n",
               tally().cases, kMode, tally().seconds, tally().worst, tally().worst_what.c_str(),
               double(bc.peak_device_bytes) / (1 << 20));
+}
+
+// ---- one arena across records ----------------------------------------------------------------
+
+namespace {
+
+// One record's work as the evaluator does it: prefill, rank, greedy and teacher-forced decoding
+// of the policy mix in both cache layouts; the state dies at the end.
+void run_record(Backend& b, int i) {
+  const std::vector<int32_t> tokens = default_model().tok.encode(kTexts[i]);
+  auto s = b.prefill(tokens);
+  const Rankings rk = b.rank(*s, ScorerConfig{});
+  const auto pols = policy_mix(rk, b.model().cfg.n_kv_players(), int(tokens.size()), 17 + i);
+  GenOptions go;
+  go.max_new = 3;
+  DecodeOptions comp;
+  comp.compacted = true;
+  b.generate(*s, pols, go);
+  b.loglik(*s, pols, answer_tokens(i));
+  b.loglik(*s, pols, answer_tokens(i), comp);
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend: one device arena reused across records; peak device memory reported",
+          "[cuda-backend][arena]") {
+  Backend& b = cuda();
+  run_record(b, 1);  // the longer prompt first: it sizes the arena
+  const BackendCounters first = b.counters();
+  CHECK(first.state_bytes == 0);                                   // the state released its blocks
+  CHECK(first.peak_device_bytes > first.weight_bytes);             // weights + a record's state and scratch
+  CHECK(first.device_reserved_bytes >= first.peak_device_bytes);
+  run_record(b, 0);
+  run_record(b, 1);
+  const BackendCounters later = b.counters();
+  // Every request of the later records was a reuse: nothing more was taken from the device, and
+  // the same record again places the same blocks (first fit by address), so the peak is equal.
+  CHECK(later.device_reserved_bytes == first.device_reserved_bytes);
+  CHECK(later.peak_device_bytes == first.peak_device_bytes);
+  CHECK(later.prefills == first.prefills + 2);
+  std::printf("arena: weights %.1f MiB, peak %.1f MiB, reserved %.1f MiB after 3 records\n",
+              double(later.weight_bytes) / (1 << 20), double(later.peak_device_bytes) / (1 << 20),
+              double(later.device_reserved_bytes) / (1 << 20));
+}
+
+// ---- Llama-3.1 rope scaling and the half-split pairs ------------------------------------------
+
+namespace {
+
+// The default model as a Hugging Face folder (tests/hf_from_gguf.h: bf16 safetensors, Q/K rows
+// in the half-split layout) with Llama-3.1's rope scaling added to its config.json; the other
+// files are links to the plain folder's.
+std::string llama3_scaled_folder() {
+  namespace fs = std::filesystem;
+  const fs::path plain = hf_test::write_hf_folder(default_model_path(), std::string(COKV_BUILD_DIR) + "/test-hf-default");
+  const fs::path dir = fs::path(COKV_BUILD_DIR) / ("test-hf-default-llama3." + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  for (const auto& e : fs::directory_iterator(plain))
+    if (e.path().filename() != "config.json") fs::create_symlink(fs::absolute(e.path()), dir / e.path().filename());
+  nlohmann::json cfg = nlohmann::json::parse(std::ifstream(plain / "config.json"));
+  // original_max_position_embeddings 32: wavelengths above 32 positions are scaled 8x, those
+  // between 8 and 32 blended, so most of the 32 frequencies of a head change.
+  cfg["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}, {"low_freq_factor", 1.0},
+                         {"high_freq_factor", 4.0}, {"original_max_position_embeddings", 32}};
+  std::ofstream(dir / "config.json") << cfg.dump(1);
+  return dir.string();
+}
+
+}  // namespace
+
+TEST_CASE("cuda backend: Llama-3.1 rope scaling and half-split RoPE pairs reach the kernels", "[cuda-backend][rope]") {
+  const std::string dir = llama3_scaled_folder();
+  auto host = Model::load(dir, Model::Numerics::Fp32, WeightMode::Bf16);
+  REQUIRE(host->cfg.rope_style == RopeStyle::Neox);
+  REQUIRE(int(host->cfg.rope_freq_factors.size()) == host->cfg.rope_dim / 2);
+  CpuBackend ref_cpu(*host);
+  Backend& ref = ref_cpu;  // (the base class declares the default arguments)
+  BackendOptions o;
+  o.kind = kKind;
+  o.model_path = dir;
+  auto dev = open_backend(o);
+  REQUIRE(dev->model().cfg.rope_freq_factors == host->cfg.rope_freq_factors);
+  std::filesystem::remove_all(dir);  // the links only; both backends have loaded
+
+  // The tolerance is the GGUF case's (prompt_case: same model and prompt, the same roundings of
+  // the activations); the folder's weights are bf16 already, so there is no weight rounding here
+  // to measure it by.
+  Prompt& p = prompt(0);
+  const auto s_ref = ref.prefill(p.tokens), s_dev = dev->prefill(p.tokens);
+  within_delta("scaled prefill logits", s_dev->last_logits(), s_ref->last_logits(),
+               max_diff(p.c->last_logits(), p.w->last_logits()));
+  // The scaling is not a detail the tolerance hides: the unscaled model is far outside it.
+  const double moved = max_diff(s_ref->last_logits(), p.w->last_logits());
+  const double tol = kSpread * max_diff(p.c->last_logits(), p.w->last_logits());
+  INFO("rope scaling moves the logits by " << moved << "; tolerance " << tol);
+  CHECK(moved > 4 * tol);
+
+  // Decoding rotates the generated rows at their own positions with the same frequencies.
+  const Rankings rk = ref.rank(*s_ref, ScorerConfig{});
+  const Policy all{BudgetVector::all(host->cfg.n_kv_players()), &rk, rk.window};
+  const auto ans = answer_tokens(0);
+  const auto l_ref = ref.loglik(*s_ref, std::span(&all, 1), ans), l_dev = dev->loglik(*s_dev, std::span(&all, 1), ans);
+  const auto lw = cpu_bf16().loglik(*p.w, std::span(&all, 1), ans), lc = cpu().loglik(*p.c, std::span(&all, 1), ans);
+  within_delta("scaled token log-probabilities", l_dev[0].token_logp, l_ref[0].token_logp,
+               max_diff(lc[0].token_logp, lw[0].token_logp));
 }

@@ -13,9 +13,9 @@
 
 #include "core/error.h"
 #include "core/file_bytes.h"
-#include "core/sha256.h"
 #include "data/records.h"
 #include "eval/methods.h"
+#include "model/model_source.h"
 #include "report/eval_report.h"
 
 namespace cokv {
@@ -50,6 +50,7 @@ ordered_json run_settings(const Backend& b, const std::string& model_sha, const 
   ordered_json s;
   s["model"] = fs::path(b.model().path).filename().string();
   s["model_sha256"] = model_sha;
+  s["weights"] = weight_mode_name(b.model().weights);
   s["backend"] = backend_name(b.kind());
   s["utility"] = utility_name(opt.utility);
   s["scorer"] = scorer_name(opt.scorer);
@@ -330,7 +331,7 @@ EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progres
       fail("--budgets", std::to_string(bud), "mean budgets >= the window (" + std::to_string(opt.window) + ")");
 
   const ModelInfo& m = b.model();
-  const std::string model_sha = sha256_file_hex(m.path);
+  const std::string model_sha = model_sha256(m.path);
   const Suite suite = open_suite(opt.benchmark_dir, opt.dataset_table);
   const std::vector<std::string> names = suite.select(opt.datasets, opt.category);
   EvalRunSummary sum;

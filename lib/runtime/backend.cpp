@@ -55,7 +55,7 @@ std::unique_ptr<Backend> open_backend(const BackendOptions& opt_in) {
     case BackendKind::Auto:
     case BackendKind::Cpu:
       if (opt.random_weights) fail("--backend cpu", "model", "a model file (random weights are CUDA only)");
-      return std::make_unique<CpuBackend>(Model::load(opt.model_path, opt.numerics));
+      return std::make_unique<CpuBackend>(Model::load(opt.model_path, opt.numerics, opt.weights));
     case BackendKind::CudaEmulated:
       return cuda_emulated::open(opt);
     case BackendKind::Cuda:

@@ -46,14 +46,18 @@ struct BackendOptions {
   BackendKind kind = BackendKind::Auto;  // Auto: CUDA when built and a device is present, else CPU
   std::string model_path;                // empty: default_model_path()
   Model::Numerics numerics = Model::Numerics::Fp32;  // CPU: fp32 (reference) or ggml rounding
-  int device = 0;                        // CUDA: the device ordinal
+  // Weights in memory: fp32 | bf16 | auto. The CPU backend resolves Auto by resolve_weight_mode
+  // on the model's config; the CUDA backend holds bf16 (fp16 where the file stores fp16)
+  // whatever Auto says and refuses fp32. Both record what they hold in model().weights.
+  WeightMode weights = WeightMode::Auto;
+  int device = 0;  // CUDA: the device ordinal
   // CUDA: no model file, random weights of this shape (benchmarks: bench/cokv-bench.cpp).
   std::optional<ModelConfig> random_weights;
 };
 
 // What a backend runs on: summaries name it, the benchmark prints its bounds from it.
 struct DeviceInfo {
-  std::string name = "cpu";  // e.g. "NVIDIA H200", "emulated device 0 (...)"
+  std::string name = "cpu";  // the model of device, e.g. "NVIDIA H200", "emulated device (...)"
   int index = -1;            // device ordinal; -1: the host
   bool emulated = false;
   int sms = 0, compute_capability = 0;  // e.g. 132, 90

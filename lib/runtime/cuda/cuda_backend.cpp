@@ -46,21 +46,27 @@ class CudaBackend final : public Backend {
   explicit CudaBackend(const BackendOptions& opt) : counters_(std::make_shared<BackendCounters>()) {
     if (opt.numerics != Model::Numerics::Fp32)
       fail("--numerics", "ggml", "fp32 with the CUDA backend (ggml's rounding is the CPU backend's)");
+    if (opt.weights == WeightMode::Fp32)
+      fail("--weights", "weights mode",
+           "bf16 or auto with the CUDA backend (it holds bf16, or fp16 where the file does; fp32: --backend cpu)",
+           "fp32");
     dc_ = std::make_unique<DeviceContext>(opt.device);
     DeviceScope scope(dc_->device);
     DeviceWeights w;
     if (opt.random_weights) {
       const ModelConfig& c = *opt.random_weights;
       check_config(c);
-      info_ = std::make_unique<ModelInfo>(ModelInfo{"(random weights)", c, placeholder_tokenizer(c.n_vocab), {}});
+      info_ = std::make_unique<ModelInfo>(
+          ModelInfo{"(random weights)", ModelFormat::Gguf, c, placeholder_tokenizer(c.n_vocab), {}, WeightMode::Bf16});
       w = random_weights(c, DType::BF16, *dc_);
     } else {
-      // The fp32 host model lives only while its matrices are uploaded.
-      std::unique_ptr<Model> host = Model::load(opt.model_path);
+      // The host copy (bf16, fp16 where stored so: never fp32) lives only while it is uploaded.
+      std::unique_ptr<Model> host = Model::load(opt.model_path, Model::Numerics::Fp32, WeightMode::Bf16);
       check_config(host->cfg);
-      w = upload_weights(host->w, host->cfg, DType::BF16, *dc_);
+      w = upload_weights(host->w, host->cfg, device_type(host->w), *dc_);
       info_ = std::make_unique<ModelInfo>(std::move(static_cast<ModelInfo&>(*host)));
     }
+    info_->weights = WeightMode::Bf16;  // what the device holds (fp16 matrices count as compact too)
     counters_->weight_bytes = w.bytes;
     m_ = std::make_unique<DeviceModel>(DeviceModel{info_->cfg, Dims(info_->cfg), *dc_, std::move(w), counters_});
   }

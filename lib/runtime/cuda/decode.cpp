@@ -257,7 +257,13 @@ void Decoder<Act>::extend(const std::vector<int>& active, std::span<const int32_
   const Dims& d = d_;
   const cudaStream_t st = dc_.stream;
   const int Ka = int(active.size()), R = Ka * c;
-  for (int p : active) require(n_done_[p] + c <= cap_, "decode: sequence capacity exceeded");
+  const int window = m_.cfg.sliding_window;
+  for (int p : active) {
+    require(n_done_[p] + c <= cap_, "decode: sequence capacity exceeded");
+    require(window == 0 || s_.T + n_done_[p] + c <= window,
+            "decode: sequence longer than the model's sliding window (" + std::to_string(window) +
+                "), which cokv does not implement");
+  }
   std::vector<int32_t> host(size_t(2) * R);  // token ids, positions
   std::vector<CompactSet> scatter(Ka);
   for (int r = 0; r < R; ++r) {

@@ -135,7 +135,8 @@ DeviceContext::DeviceContext(int dev) : device(dev) {
   cudaMemGetInfo(&free_b, &total_b);
   info.memory_bytes = total_b;
 #if COKV_EMU
-  info.name = "emulated device " + std::to_string(dev) + " (the kernel emulator on the CPU)";
+  // One name for all: the emulated devices are alike (cokv-profile --devices compares names).
+  info.name = "emulated device (the kernel emulator on the CPU)";
 #else
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, dev), "cudaGetDeviceProperties");

@@ -21,7 +21,13 @@ DeviceMatrix DeviceMatrix::columns(int c0, int n) const {
 
 std::vector<double> rope_inv_freq(const ModelConfig& c) {
   std::vector<double> f(c.rope_dim / 2);
-  for (int i = 0; i < int(f.size()); ++i) f[i] = std::pow(double(c.rope_base), -2.0 * i / double(c.rope_dim));
+  require(c.rope_freq_factors.empty() || c.rope_freq_factors.size() == f.size(),
+          "rope: " + std::to_string(c.rope_freq_factors.size()) + " frequency factors for " +
+              std::to_string(f.size()) + " rotated pairs");
+  for (int i = 0; i < int(f.size()); ++i) {
+    f[i] = std::pow(double(c.rope_base), -2.0 * i / double(c.rope_dim));
+    if (!c.rope_freq_factors.empty()) f[i] /= double(c.rope_freq_factors[i]);  // Llama-3.1 scaling
+  }
   return f;
 }
 
@@ -83,10 +89,9 @@ class Uploader {
   std::vector<uint16_t> bits_;
 };
 
-RowFill rows_of(const Mat& m) {
-  return [&m](int64_t r0, int64_t n, float* dst) {
-    std::copy_n(m.data() + r0 * m.cols(), size_t(n * m.cols()), dst);
-  };
+// Rows of a host matrix decoded to fp32 (exact for the F16 and BF16 the loader keeps).
+RowFill rows_of(const WeightMatrix& m) {
+  return [&m](int64_t r0, int64_t n, float* dst) { m.decode_rows(r0, n, dst); };
 }
 
 // Where each tensor goes (pass 1 of the Uploader), shared by the file and the random model.
@@ -157,10 +162,18 @@ RowFill random_rows(uint64_t tensor, int64_t cols, float a) {
 
 }  // namespace
 
+DType device_type(const Weights& w) {
+  bool f16 = w.tok_embd.type() == GgmlType::F16 && (w.output.empty() || w.output.type() == GgmlType::F16);
+  for (const LayerWeights& l : w.layers)
+    for (const WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down})
+      f16 = f16 && m->type() == GgmlType::F16;
+  return f16 ? DType::F16 : DType::BF16;
+}
+
 DeviceWeights upload_weights(const Weights& w, const ModelConfig& c, DType type, const DeviceContext& dc) {
   const Dims d(c);
   Uploader up(dc, type);
-  const bool tied = w.output.size() == 0;
+  const bool tied = w.output.empty();
   const Layout at = plan(up, c, d, tied);
   up.allocate();
   up.rows(at.tok_embd, 0, d.V, d.E, rows_of(w.tok_embd));

@@ -52,14 +52,18 @@ struct DeviceWeights {
   DeviceBlock storage;
 };
 
-// The model's matrices (fp32 host weights) uploaded in `type` (BF16 or F16).
+// The model's matrices (host weights of any type: each decoded to fp32 a slice at a time) uploaded
+// in `type` (BF16 or F16), exactly when the host holds that type already.
 DeviceWeights upload_weights(const Weights& w, const ModelConfig& c, DType type, const DeviceContext& dc);
+// F16 when every matrix is stored as F16 (then kept so), else BF16.
+DType device_type(const Weights& w);
 // Random weights of c's shape, made on the host a slice at a time (benchmarks: an 8B model in
 // seconds, without a file): matrices uniform in +-sqrt(3 / fan_in) (unit-variance outputs),
 // norms 1, embeddings uniform in +-1. Deterministic.
 DeviceWeights random_weights(const ModelConfig& c, DType type, const DeviceContext& dc);
 
-// RoPE's inverse frequencies base^(-2i/rope_dim), in double, as RopeTable::build forms them.
+// RoPE's inverse frequencies base^(-2i/rope_dim) / factor_i (Llama-3.1's rope_freqs, else 1), in
+// double, as RopeTable::build forms them.
 std::vector<double> rope_inv_freq(const ModelConfig& c);
 
 COKV_CUDA_BACKEND_END
