@@ -38,8 +38,8 @@ void setup_run(CLI::App& app) {
                  "smallest) | auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
       ->check(CLI::IsMember(cokv::weight_mode_names()))
       ->capture_default_str();
-  cmd->add_option("--backend", args->backend_kind, "Runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+  cmd->add_option("--backend", args->backend_kind, "Runtime: " + cokv::backend_help())
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}))
       ->capture_default_str();
   cmd->add_option("--utility", args->utility,
                   "metric: greedy output scored by the dataset metric | loglik: mean gold-answer log-likelihood")

@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   app.add_option("--model", bo.model_path,
                  "GGUF file or Hugging Face folder (config.json, safetensors, tokenizer.json); "
                  "default: the model scripts/setup fetched");
-  app.add_option("--backend", backend, "auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--backend", backend, cokv::backend_help())
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}));
   app.add_option("--prompt", prompt, "prompt text (required unless --dry-run)");
   app.add_flag("--chat", chat, "wrap the prompt in the model's chat template as a user turn");
   app.add_option("--max-new", max_new, "maximum new tokens")->check(CLI::Range(1, 100000));

@@ -70,8 +70,8 @@ int run_merge(int argc, char** argv) {
   app.add_option("--out", out, "output folder")->required();
   app.add_option("--model", model, "model path (default: as the first shard recorded it)");
   app.add_option("--longbench", longbench, "suite path (default: as the first shard recorded it)");
-  app.add_option("--backend", backend, "auto | cpu | cuda (default: the shards')")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--backend", backend, "auto | cpu | cuda | cuda-emu (default: the shards')")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}));
   app.add_option("--threads", ov.threads, "OpenMP threads (0: OpenMP default)");
   app.add_option("--batch", ov.batch, "coalitions per batched decode (0: the run's)");
   CLI11_PARSE(app, argc, argv);
@@ -158,8 +158,12 @@ int main(int argc, char** argv) {
                  "smallest) | auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
       ->check(CLI::IsMember(cokv::weight_mode_names()))
       ->capture_default_str();
-  app.add_option("--backend", backend, "runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--backend", backend, "runtime: " + cokv::backend_help())
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}));
+  app.add_option("--devices", o.devices,
+                 "CUDA: device ordinals, e.g. 0,1,2,3: one model replica per device, coalition batches shared "
+                 "out from one queue (the scores do not depend on the number of devices)")
+      ->delimiter(',');
   app.add_option("--longbench", o.longbench_dir, "LongBench-format folder (data/, config/)")->required();
   auto* cat =
       app.add_option("--category", o.category, "task category (pools its datasets' validation records)");

@@ -18,8 +18,8 @@ int64_t policy_kept_tokens(const Policy& pol, int n_tokens) {
   return n;
 }
 
-size_t kv_bytes_for(int64_t kept_tokens, int head_dim) {
-  return size_t(kept_tokens) * 2 * size_t(head_dim) * sizeof(float);
+size_t kv_bytes_for(int64_t kept_tokens, int head_dim, size_t element_bytes) {
+  return size_t(kept_tokens) * 2 * size_t(head_dim) * element_bytes;
 }
 
 namespace {
