@@ -93,9 +93,12 @@ double best_of(int repeats, F&& f) {
   return best;
 }
 
+// Token ids spread over [lo, V), lo = min(500, V / 2): clear of the special tokens at the start of
+// a real vocabulary, and valid for the toy shapes' small ones too.
 std::vector<int32_t> synthetic_tokens(const ModelInfo& m, int n, int salt) {
+  const int lo = std::min(500, m.cfg.n_vocab / 2), span = m.cfg.n_vocab - lo;
   std::vector<int32_t> t(n);
-  for (int i = 0; i < n; ++i) t[i] = (1000 + 7919 * (i + salt)) % (m.cfg.n_vocab - 1000) + 500;
+  for (int i = 0; i < n; ++i) t[i] = int32_t((1000 + int64_t{7919} * (i + salt)) % span + lo);
   return t;
 }
 
