@@ -169,8 +169,11 @@ int main(int argc, char** argv) {
       app.add_option("--category", o.category, "task category (pools its datasets' validation records)");
   auto* ds = app.add_option("--dataset", o.dataset, "one dataset");
   cat->excludes(ds);
-  app.add_option("--method", method, "ssv | permutation | regression | exact | baklava | taskkv")
-      ->check(CLI::IsMember({"ssv", "permutation", "regression", "exact", "baklava", "taskkv"}));
+  app.add_option("--method", method,
+                 "ssv (CoKV's Sliced Shapley Value: the default, see docs/study.md) | permutation | regression | "
+                 "exact | baklava | taskkv")
+      ->check(CLI::IsMember({"ssv", "permutation", "regression", "exact", "baklava", "taskkv"}))
+      ->capture_default_str();
   app.add_option("--utility", utility,
                  "metric (dataset metric of greedy output, CoKV) | loglik (gold answer)")
       ->check(CLI::IsMember({"metric", "loglik"}));
