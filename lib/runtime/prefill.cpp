@@ -62,8 +62,7 @@ void causal_attention(const Mat& q, const Mat& k, const Mat& v, const ModelConfi
 
 }  // namespace
 
-PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillOptions& opt) {
-  const ModelConfig& c = m.cfg;
+void check_prompt(const ModelConfig& c, std::span<const int32_t> tokens) {
   const int T = int(tokens.size());
   require(T > 0, "prefill: empty prompt");
   require(T <= std::max(c.n_ctx_train, 1) * 4,
@@ -71,14 +70,18 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
   require(c.sliding_window == 0 || T <= c.sliding_window,
           "prefill: prompt of " + std::to_string(T) + " tokens is longer than the model's sliding window (" +
               std::to_string(c.sliding_window) + "), which cokv does not implement");
+  for (int32_t t : tokens)
+    require(t >= 0 && t < c.n_vocab, "prefill: token id " + std::to_string(t) + " outside the vocabulary");
+}
+
+PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillOptions& opt) {
+  const ModelConfig& c = m.cfg;
+  check_prompt(c, tokens);
+  const int T = int(tokens.size());
   const int D = c.head_dim, H = c.n_heads, G = c.n_kv_heads;
 
   Mat x(T, c.hidden);
-  for (int t = 0; t < T; ++t) {
-    require(tokens[t] >= 0 && tokens[t] < c.n_vocab, "prefill: token id " + std::to_string(tokens[t]) +
-                                                         " outside the vocabulary");
-    m.w.tok_embd.decode_rows(tokens[t], 1, x.row(t).data());
-  }
+  for (int t = 0; t < T; ++t) m.w.tok_embd.decode_rows(tokens[t], 1, x.row(t).data());
   RopeTable rope;
   rope.build(c, T);
   std::vector<int> pos(T);

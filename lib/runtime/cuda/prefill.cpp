@@ -10,6 +10,7 @@
 #include "kernels/rope.cuh"
 #include "kernels/swiglu.cuh"
 #include "runtime/cuda/engine.h"
+#include "runtime/prefill.h"
 
 COKV_CUDA_BACKEND_BEGIN
 
@@ -63,18 +64,6 @@ class DeviceHeadProjection : public HeadProjection {
  private:
   const DeviceModel& m_;
 };
-
-void check_prompt(const ModelConfig& c, std::span<const int32_t> tokens) {
-  const int T = int(tokens.size());
-  require(T > 0, "prefill: empty prompt");
-  require(T <= std::max(c.n_ctx_train, 1) * 4,
-          "prefill: prompt of " + std::to_string(T) + " tokens is far beyond the model's context");
-  require(c.sliding_window == 0 || T <= c.sliding_window,
-          "prefill: prompt of " + std::to_string(T) + " tokens is longer than the model's sliding window (" +
-              std::to_string(c.sliding_window) + "), which cokv does not implement");
-  for (int32_t t : tokens)
-    require(t >= 0 && t < c.n_vocab, "prefill: token id " + std::to_string(t) + " outside the vocabulary");
-}
 
 }  // namespace
 
