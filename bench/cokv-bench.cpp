@@ -1,5 +1,6 @@
 // cokv-bench: benchmarks of a backend's runtime (never part of ctest).
-//   cokv-bench forward [--reference-python PY]  prefill / decode tokens/s (+ llama.cpp side by side)
+//   cokv-bench forward [--reference-python PY | --reference-bin DIR]
+//                                               prefill / decode tokens/s (+ llama.cpp side by side)
 //   cokv-bench coalitions                       evaluations/s for K budget vectors vs the naive way
 //   cokv-bench --backend cuda cuda              a Llama-3-8B-shaped model with random weights on the
 //                                               GPU: prefill, decode steps, memory, coalition
@@ -133,7 +134,18 @@ double sgemm_gflops() {
   return 2.0 * 512 * 576 * 1536 / t / 1e9;
 }
 
-nlohmann::json run_forward(Backend& b, const std::string& ref_python, int repeats, bool decode_only) {
+// The llama.cpp reference: bench/llama_reference.py through llama-cpp-python (`python` set) or
+// through llama.cpp's own tools in `bin`; neither set: none.
+struct Reference {
+  std::string python, bin;
+  bool empty() const { return python.empty() && bin.empty(); }
+  std::string command() const {
+    const std::string script = std::string(COKV_SOURCE_DIR) + "/bench/llama_reference.py";
+    return bin.empty() ? python + " " + script : "python3 " + script + " --bin '" + bin + "'";
+  }
+};
+
+nlohmann::json run_forward(Backend& b, const Reference& ref, int repeats, bool decode_only) {
   const ModelInfo& m = b.model();
   const int threads = omp_get_max_threads();
   const ModelConfig& c = m.cfg;
@@ -158,8 +170,8 @@ nlohmann::json run_forward(Backend& b, const std::string& ref_python, int repeat
     res["decode"][std::to_string(B)] = {{"tokens_per_s", B * new_tokens / t}, {"seconds", t}};
     std::cerr << "decode batch " << B << ": " << B * new_tokens / t << " tok/s\n";
   }
-  if (!ref_python.empty()) {
-    const std::string cmd = ref_python + " " + std::string(COKV_SOURCE_DIR) + "/bench/llama_reference.py '" + m.path +
+  if (!ref.empty()) {
+    const std::string cmd = ref.command() + " '" + m.path +
                             "' --threads " + std::to_string(threads) + " --decode-tokens " + std::to_string(new_tokens) +
                             " --decode-prompt " + std::to_string(P) + " --repeats " + std::to_string(repeats);
     std::cerr << "running llama.cpp reference: " << cmd << "\n";
@@ -344,7 +356,8 @@ int run_cuda(Backend& b, CudaBench o) {
 
 int main(int argc, char** argv) {
   CLI::App app{"cokv-bench: runtime benchmarks (results go to bench/RESULTS.md)"};
-  std::string ref_python, backend = "auto";
+  Reference ref;
+  std::string backend = "auto";
   bool decode_only = false;
   BackendOptions bo;
   bo.model_path = default_model_path();
@@ -364,8 +377,11 @@ int main(int argc, char** argv) {
                  "run N busy-looping processes of its own beside the benchmark (killed at the end)")
       ->check(CLI::Range(0, 64));
   auto* fwd = app.add_subcommand("forward", "prefill tokens/s at 512 and 2048 tokens; decode tokens/s at batch 1 and 32");
-  fwd->add_option("--reference-python", ref_python,
-                  "python with llama-cpp-python installed: also time llama.cpp on the same file and threads");
+  auto* ref_py = fwd->add_option("--reference-python", ref.python,
+                                 "python with llama-cpp-python installed: also time llama.cpp on the same file and threads");
+  fwd->add_option("--reference-bin", ref.bin,
+                  "llama.cpp's build/bin (llama-bench, llama-batched-bench): time llama.cpp through its own tools")
+      ->excludes(ref_py);
   fwd->add_flag("--decode-only", decode_only, "skip the prefill measurements");
   auto* coal = app.add_subcommand("coalitions", "evaluations/s of K budget vectors against one prefilled prompt");
   coal->add_option("--prompt", prompt_len, "prompt tokens");
@@ -405,7 +421,7 @@ int main(int argc, char** argv) {
       std::cerr << "weights " << weight_mode_name(b->model().weights) << ": " << bytes / 1e6 << " MB, loaded in "
                 << load_s << " s\n";
       // llama.cpp is timed once, with the first mode.
-      nlohmann::json res = *fwd ? run_forward(*b, i == 0 ? ref_python : std::string(), repeats, decode_only)
+      nlohmann::json res = *fwd ? run_forward(*b, i == 0 ? ref : Reference{}, repeats, decode_only)
                                 : run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats);
       res["weights"] = weight_mode_name(b->model().weights);
       res["weights_bytes"] = bytes;

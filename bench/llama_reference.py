@@ -3,12 +3,41 @@
 `cokv-bench forward`, which runs this script and prints both side by side.
 
   python llama_reference.py MODEL --threads 2 --prefill 512 2048 --decode-tokens 64 --batch 1 32
+  python llama_reference.py MODEL --bin LLAMA_CPP/build/bin ...   (llama.cpp's own tools instead)
 
 Prints one JSON object: prefill tokens/s per length, decode tokens/s per batch size.
 Decode at batch B runs B independent sequences (llama_batch with B seq ids) after a
 shared-length prompt, one token per sequence per step, as cokv's batched decode does.
 """
-import argparse, json, sys, time
+import argparse, json, os, subprocess, sys, time
+
+
+def run_tools(a):
+    """The same figures from llama.cpp's own benchmarks (llama-bench for prefill,
+    llama-batched-bench for decode: B sequences, each after its own prompt of --decode-prompt
+    tokens, one token per sequence per step), for a llama.cpp built from source without Python."""
+    def tool(name, *args):
+        cmd = [os.path.join(a.bin, name), "-m", a.model, "-t", str(a.threads), *map(str, args)]
+        print("running " + " ".join(cmd), file=sys.stderr)
+        return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+
+    out = {"llama_cpp": "llama-bench + llama-batched-bench", "threads": a.threads, "prefill": {}, "decode": {}}
+    rows = json.loads(tool("llama-bench", "-p", ",".join(map(str, a.prefill)), "-n", "0",
+                           "-r", a.repeats, "-o", "json"))
+    for r in rows:
+        out["prefill"][str(r["n_prompt"])] = r["avg_ts"]
+        out["build"] = r.get("build_commit", "")
+    P, T = a.decode_prompt, a.decode_tokens
+    for _ in range(a.repeats):
+        text = tool("llama-batched-bench", "-tb", a.threads, "-c", (P + T) * max(a.batch), "-b", 2048,
+                    "-ub", 512, "-npp", P, "-ntg", T, "-npl", ",".join(map(str, a.batch)),
+                    "--output-format", "jsonl")
+        for line in text.splitlines():
+            if line.startswith("{"):
+                r = json.loads(line)
+                key = str(r["pl"])
+                out["decode"][key] = max(out["decode"].get(key, 0), r["speed_tg"])
+    return out
 
 
 def main():
@@ -20,7 +49,12 @@ def main():
     ap.add_argument("--decode-tokens", type=int, default=64)
     ap.add_argument("--decode-prompt", type=int, default=512)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--bin", help="llama.cpp's build/bin (llama-bench, llama-batched-bench): use them, not Python")
     a = ap.parse_args()
+    if a.bin:
+        json.dump(run_tools(a), sys.stdout)
+        print()
+        return
     import llama_cpp
     from llama_cpp import llama_cpp as C
 
