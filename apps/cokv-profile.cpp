@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "core/error.h"
+#include "core/stop.h"
 #include "profile/profile_run.h"
 #include "runtime/backend.h"
 
@@ -100,9 +101,13 @@ int main(int argc, char** argv) {
     std::cerr << "cokv-profile: one of --category or --dataset is required\n";
     return 2;
   }
+  cokv::install_stop_handlers();
   try {
     const auto res = cokv::profile::run_profile(o, &std::cerr);
     std::cout << res.table_path << "\n";
+  } catch (const cokv::Stopped& e) {
+    std::cerr << "\ncokv-profile: " << e.what() << "\n";
+    return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "cokv-profile: " << e.what() << "\n";
     return 1;

@@ -6,23 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
+#include "core/json_text.h"
 
 namespace cokv::longbench {
 namespace {
 
 using nlohmann::json;
 
-json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "file", "a readable JSON file", "cannot open it");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    fail(path, "JSON", "valid JSON", what);
-  }
-}
+json read_json_file(const std::string& path) { return parse_json(read_file_bytes(path), path); }
 
 std::string config_file(const std::string& dir_or_file, const char* name) {
   namespace fs = std::filesystem;

@@ -1,20 +1,15 @@
 // JournaledGame: append-only, fsync'd evaluation journal with exact replay (see journal.h).
 #include "profile/journal.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <nlohmann/json.hpp>
-#include <sstream>
+#include <filesystem>
 #include <vector>
 
 #include "core/error.h"
+#include "core/json_text.h"
+#include "core/stop.h"
 
 namespace cokv::profile {
 
@@ -57,58 +52,29 @@ std::string coalition_hex(const Coalition& c) {
 
 JournaledGame::JournaledGame(Game& game) : game_(game) {}
 
-JournaledGame::JournaledGame(Game& game, const std::string& path, const nlohmann::json& settings,
-                             JournalMode mode)
-    : game_(game), path_(path) {
-  if (mode == JournalMode::fresh) {
-    std::ifstream probe(path, std::ios::binary | std::ios::ate);
-    if (probe && probe.tellg() > 0)
-      fail(path, "journal", "no existing journal (pass --resume to continue that run, or remove the file)",
-           "a non-empty file");
-  }
-  if (mode == JournalMode::resume) load(settings);
-  if (fd_ < 0) {  // new journal (fresh, or resume of a missing/empty one): header first
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(path, "journal", "a writable file", std::strerror(errno));
-    append(std::string(kMagic) + settings.dump() + "\n");
-  }
-}
-
-JournaledGame::~JournaledGame() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void JournaledGame::load(const nlohmann::json& settings) {
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return;  // nothing to resume: start a new journal
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+JournalText parse_journal(std::string_view text, const std::string& path) {
+  JournalText out;
   // Only complete lines count: a run killed mid-write leaves a last line without its newline.
-  const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-  if (complete == 0) return;  // not even a complete header: start over
-
+  const size_t last_nl = text.rfind('\n');
+  out.complete_bytes = last_nl == std::string_view::npos ? 0 : last_nl + 1;
+  if (text.empty()) return out;
+  if (out.complete_bytes == 0)
+    fail(path + ":1", "header", "a complete first line '" + std::string(kMagic) + "{settings}'",
+         std::to_string(text.size()) + " bytes without a newline (the header was cut short; the file holds no "
+                                       "evaluations: remove it to start over)");
   size_t pos = 0;
   int64_t line_no = 0;
-  while (pos < complete) {
+  while (pos < out.complete_bytes) {
     const size_t eol = text.find('\n', pos);
-    const std::string_view line(text.data() + pos, eol - pos);
+    const std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
     ++line_no;
-    const std::string where = path_ + ":" + std::to_string(line_no);
+    const std::string where = path + ":" + std::to_string(line_no);
     if (line_no == 1) {
       if (line.substr(0, kMagic.size()) != kMagic)
         fail(where, "header", "'" + std::string(kMagic) + "{settings}'", std::string(line.substr(0, 40)));
-      nlohmann::json recorded;
-      try {
-        recorded = nlohmann::json::parse(line.substr(kMagic.size()));
-      } catch (const nlohmann::json::exception& e) {
-        fail(where, "settings", "JSON", e.what());
-      }
-      if (recorded != settings)
-        fail(where, "settings", "this run's " + settings.dump(),
-             recorded.dump() + " (the journal was written with a different seed or settings: resume with "
-                               "those, or start a new journal)");
+      out.settings = parse_json(line.substr(kMagic.size()), where + ": header settings");
+      if (!out.settings.is_object()) fail(where, "header settings", "a JSON object", out.settings.dump().substr(0, 40));
       continue;
     }
     // <estimator> <chain> <slice> <sample> <part> <mask> <utility>
@@ -136,26 +102,45 @@ void JournaledGame::load(const nlohmann::json& settings) {
     if (!ok)
       fail(where, "record", "'<estimator> <chain> <slice> <sample> <part> <hex mask> <hex-float utility>'",
            std::string(line.substr(0, 120)));
-    const EvalKey key{tok[0], chain, slice, sample, part};
-    journaled_.try_emplace(format_key(key), Entry{line_no, std::string(tok[5]), utility});
+    out.records.push_back({format_key(EvalKey{tok[0], chain, slice, sample, part}), std::string(tok[5]), utility,
+                           line_no});
   }
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) fail(path_, "journal", "a writable file", std::strerror(errno));
-  if (complete < text.size() && ::ftruncate(fd_, off_t(complete)) != 0)
-    fail(path_, "journal", "a file whose truncated last line can be cut off", std::strerror(errno));
+  return out;
 }
 
-void JournaledGame::append(const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t w = ::write(fd_, text.data() + done, text.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail(path_, "journal", "an append to succeed", std::strerror(errno));
-    }
-    done += size_t(w);
+JournaledGame::JournaledGame(Game& game, const std::string& path, const nlohmann::json& settings,
+                             JournalMode mode)
+    : game_(game), path_(path) {
+  require_regular_file(path, "journal");
+  if (mode == JournalMode::fresh) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0)
+      fail(path, "journal", "no existing journal (pass --resume to continue that run, or remove the file)",
+           "a non-empty file");
   }
-  if (::fsync(fd_) != 0) fail(path_, "journal", "fsync to succeed", std::strerror(errno));
+  if (mode == JournalMode::resume) load(settings);
+  if (!file_) {  // new journal (fresh, or resume of a missing/empty one): header first
+    file_ = std::make_unique<AppendFile>(path, AppendFile::Mode::Truncate);
+    file_->append(std::string(kMagic) + settings.dump() + "\n", true);
+  }
+}
+
+JournaledGame::~JournaledGame() = default;
+
+void JournaledGame::load(const nlohmann::json& settings) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) return;  // nothing to resume: start a new journal
+  const std::string text = read_file_bytes(path_);
+  if (text.empty()) return;
+  JournalText j = parse_journal(text, path_);
+  if (j.settings != settings)
+    fail(path_ + ":1", "settings", "this run's " + settings.dump(),
+         j.settings.dump() + " (the journal was written with a different seed or settings: resume with "
+                             "those, or start a new journal)");
+  for (JournalRecord& r : j.records)
+    journaled_.try_emplace(std::move(r.key), Entry{r.line, std::move(r.mask), r.utility});
+  file_ = std::make_unique<AppendFile>(path_, AppendFile::Mode::Keep);
+  if (j.complete_bytes < text.size()) file_->truncate(j.complete_bytes);
 }
 
 void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coalition> batch,
@@ -165,8 +150,10 @@ void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coal
   const size_t n = size_t(game_.n_players());
   for (const Coalition& c : batch)
     if (c.size() != n) fail("JournaledGame::evaluate", "coalition size", std::to_string(n), std::to_string(c.size()));
+  throw_if_stopped(path_.empty() ? std::string()
+                                  : path_ + " holds every finished batch: rerun with --resume to continue");
   n_requested_ += int64_t(batch.size());
-  if (fd_ < 0) {  // no journal
+  if (!file_) {  // no journal
     game_.evaluate(batch, utilities);
     n_evaluated_ += int64_t(batch.size());
     return;
@@ -205,7 +192,7 @@ void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coal
 
   std::string text;
   for (size_t k : todo) text += key_text[k] + ' ' + masks[k] + ' ' + format_utility(utilities[k]) + '\n';
-  append(text);
+  file_->append(text, true);
 }
 
 }  // namespace cokv::profile

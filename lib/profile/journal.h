@@ -9,15 +9,19 @@
 // part: decimal (part: 0 = the sampled coalition S, 1 = its complement N\S for SSV and regression;
 // the prefix length for permutations); mask: the coalition as hex digits of sum_{i in S} 2^i,
 // ceil(n/4) digits, most significant first; utility: C99 hex float (%a), so replay is exact.
-// A last line without its newline (killed mid-write) is ignored and cut off on resume.
+// A last line without its newline (killed mid-write) is ignored and cut off on resume; a
+// damaged header (cut short, not JSON, other settings) is refused, never silently replaced.
 #pragma once
 #include <cstdint>
-#include <nlohmann/json_fwd.hpp>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
+#include "core/file_bytes.h"
 #include "profile/game.h"
 
 namespace cokv::profile {
@@ -34,6 +38,22 @@ struct EvalKey {
 
 std::string format_key(const EvalKey& key);        // "ssv 0 22 5 1"
 std::string coalition_hex(const Coalition& c);      // see the file format above
+
+// A journal's text, parsed (parse_journal): its header's settings and every complete record.
+struct JournalRecord {
+  std::string key;   // format_key of the record
+  std::string mask;  // hex coalition
+  double utility = 0;
+  int64_t line = 0;  // 1-based line number, for messages
+};
+struct JournalText {
+  nlohmann::json settings;  // null for an empty text
+  std::vector<JournalRecord> records;
+  size_t complete_bytes = 0;  // bytes of complete lines (a last line without '\n' is not counted)
+};
+// Throws cokv::Error naming "<path>:<line>" for a damaged header or record line, and for a
+// non-empty text whose header line is incomplete.
+JournalText parse_journal(std::string_view text, const std::string& path);
 
 // What to do with the journal file.
 enum class JournalMode {
@@ -72,11 +92,10 @@ class JournaledGame {
     double utility;
   };
   void load(const nlohmann::json& settings);
-  void append(const std::string& text);
 
   Game& game_;
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<AppendFile> file_;  // null: no journal
   std::unordered_map<std::string, Entry> journaled_;  // format_key -> entry
   int64_t n_requested_ = 0, n_evaluated_ = 0, n_replayed_ = 0;
 };

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/stop.h"
 
 namespace cokv::profile {
 
@@ -14,6 +15,7 @@ ModelGame::ModelGame(Backend& b, std::vector<Sample> samples, const ModelGameOpt
   require(!samples.empty(), "model game: no validation samples");
   prepared_.reserve(samples.size());
   for (auto& s : samples) {
+    throw_if_stopped("while preparing the validation records (nothing to save yet)");
     prepared_.push_back(std::make_unique<PreparedSample>(b_, std::move(s), opt_.n_query_rows));
     prepared_.back()->ranking(opt_.scorer);  // computed once, now, so its memory is counted
     progress_add(prep, 1);
@@ -41,6 +43,7 @@ void ModelGame::evaluate(std::span<const Coalition> batch, std::span<double> uti
 }
 
 std::vector<double> ModelGame::evaluate_budgets(std::span<const BudgetVector> budgets, Utility u) {
+  throw_if_stopped("the journal holds every finished evaluation: rerun with --resume to continue");
   std::vector<BudgetRequest> reqs(budgets.size());
   for (size_t k = 0; k < budgets.size(); ++k) {
     require(int(budgets[k].keep.size()) == n_players_, "model game: budget vector of the wrong size");
