@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/file_bytes.h"
 #include "core/paths.h"
+#include "core/sha256.h"
 #include "data/metrics.h"
 #include "data/score_file.h"
 #include "data/suite.h"
@@ -275,4 +276,71 @@ TEST_CASE("input: a bad --out or a FIFO as --model fails at once, before any mod
   check(eval(missing, bad_out), bad_out, false);
   check(profile(fifo, (dir / "p").string()), "FIFO", true);
   check(eval(fifo, (dir / "e").string()), "FIFO", true);
+}
+
+namespace {
+
+// A one-level table for the default model at mean 16: every head keeps 8 tokens and head 0
+// the rest (`spread` false: more than any prompt, so fewer tokens are really kept), or heads
+// alternate 8 and 24 (`spread` true).
+BudgetTable mean16_table(const Model& m, const std::string& sha, bool spread) {
+  const int n = m.cfg.n_kv_players();
+  BudgetTable t;
+  t.model = {m.cfg.name, m.cfg.arch, m.cfg.n_layers, m.cfg.n_heads, m.cfg.n_kv_heads, m.cfg.head_dim, sha};
+  t.method = {{"name", "cokv"}};
+  t.scores.assign(n, 0.0);
+  BudgetLevel lv;
+  lv.mean_budget = 16;
+  for (int p = 0; p < n; ++p) lv.budgets.push_back(spread ? (p % 2 ? 24 : 8) : p == 0 ? 16 * n - 8 * (n - 1) : 8);
+  t.tables.push_back(lv);
+  return t;
+}
+
+json result_of(const fs::path& out, const std::string& method) {
+  for (const auto& r : json::parse(read_file_bytes((out / "scores.json").string()))["results"])
+    if (r["method"] == method) return r;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("input: a table rewritten under its name and mean is evaluated again, not reused", "[input][eval][model]") {
+  // Issue 15: "0 evaluated, 2 reused", with the old table's kept tokens reported for the new one.
+  const Model& m = cokv_test::default_model();
+  CpuBackend backend(m);
+  const std::string sha = sha256_file_hex(m.path);
+  const fs::path dir = scratch("changed_table"), out = dir / "run", fresh = dir / "fresh";
+  const std::string table = (dir / "cokv.budget.json").string();
+  EvalRunOptions o;
+  o.benchmark_dir = std::string(COKV_SOURCE_DIR) + "/tests/data/eval";
+  o.dataset_table = configs_dir() + "/longbench.json";
+  o.datasets = {"trec"};
+  o.methods = {};
+  o.tables = {table};
+  o.split = SplitPart::All;
+  o.max_records = 2;
+  o.max_new_cap = 3;
+  o.plots = false;
+  o.out_dir = out.string();
+  write_budget_table(table, mean16_table(m, sha, true));
+  run_eval(backend, o);
+  const json before = result_of(out, "cokv");
+  write_budget_table(table, mean16_table(m, sha, false));  // same file, method name and mean budget
+  const EvalRunSummary s = run_eval(backend, o);
+  CHECK(s.n_records_run == 2);  // both records evaluated again
+  CHECK(s.n_predictions_new == 2);
+  CHECK(s.n_predictions_kept == 0);
+  std::string notes;
+  for (const auto& n : s.notes) notes += n + "\n";
+  CHECK_THAT(notes, Catch::Contains("cokv@16") && Catch::Contains(table) && Catch::Contains("recomputed"));
+  // What is reported is the new table's: as a fresh folder reports it, not as the old one did.
+  o.out_dir = fresh.string();
+  run_eval(backend, o);
+  const json after = result_of(out, "cokv"), clean = result_of(fresh, "cokv");
+  REQUIRE(after.is_object());
+  CHECK(after["mean_kept_tokens"] == clean["mean_kept_tokens"]);
+  CHECK(after["kv_bytes_per_record"] == clean["kv_bytes_per_record"]);
+  CHECK(after["scores"] == clean["scores"]);
+  CHECK(after["records"] == 2);
+  CHECK(after["mean_kept_tokens"] != before["mean_kept_tokens"]);
 }

@@ -116,7 +116,9 @@ std::map<std::string, DatasetInfo> read_dataset_table(const std::string& path) {
     fail(path, "format", "\"cokv.longbench.v1\"");
   if (!j.contains("datasets") || !j["datasets"].is_object()) fail(path, "datasets", "an object {name: settings}");
   std::map<std::string, DatasetInfo> out;
-  for (const auto& [name, v] : j["datasets"].items()) {
+  for (const auto& item : j["datasets"].items()) {  // no structured binding: clang 14's lambdas cannot capture one
+    const std::string& name = item.key();
+    const json& v = item.value();
     const std::string where = path + ": datasets." + name;
     if (!v.is_object()) fail(where, "settings", "an object");
     auto str = [&](const char* k) {
