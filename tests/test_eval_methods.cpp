@@ -160,7 +160,7 @@ TEST_CASE("line plots: PNG and SVG written", "[eval]") {
   }
   const fs::path dir = scratch("plot");
   std::vector<LineSeries> s{{"uniform", {32, 64, 128}, {10, 20, 25}},
-                            {"full cache", {32, 128}, {30, 30}, true, false}};
+                            {"full cache", {32, 128}, {30, 30}, {}, {}, true, false}};
   LinePlotOptions o;
   o.title = "it's a test";
   o.log2_x = true;

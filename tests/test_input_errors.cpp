@@ -297,7 +297,8 @@ BudgetTable mean16_table(const Model& m, const std::string& sha, bool spread) {
 }
 
 json result_of(const fs::path& out, const std::string& method) {
-  for (const auto& r : json::parse(read_file_bytes((out / "scores.json").string()))["results"])
+  const json scores = json::parse(read_file_bytes((out / "scores.json").string()));
+  for (const auto& r : scores["results"])
     if (r["method"] == method) return r;
   return nullptr;
 }

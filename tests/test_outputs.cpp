@@ -102,9 +102,9 @@ TEST_CASE("outputs: every writer keeps the previous file when a write fails (EFB
   et.datasets = {"d"};
   et.rows = {make_row("full", 0), make_row("uniform", 16), make_row("uniform", 32)};
   et.records["d"] = 1;
-  et.add("full", 0, "d", 0.5, 100, 1000);
-  et.add("uniform", 16, "d", 0.25, 10, 100);
-  et.add("uniform", 32, "d", 0.375, 20, 200);
+  et.add("full", 0, "d", "r1", 0.5, 100, 1000);
+  et.add("uniform", 16, "d", "r1", 0.25, 10, 100);
+  et.add("uniform", 32, "d", "r1", 0.375, 20, 200);
   et.finish();
   if (plots) {
     write_heatmap(good.scores, 30, 3, (dir / "h.png").string(), (dir / "h.svg").string());

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -128,6 +129,19 @@ TEST_CASE("cokv-profile ssv end to end on the tiny fixture", "[profile][model]")
   // The full cache explains the gold answers better than the window alone.
   CHECK(s["utility_full"].get<double>() > s["utility_empty"].get<double>());
   CHECK(r.table.tables[0].alpha.has_value());
+  // The convergence statement: 2 samples per chain cannot reach the 1/n target; the samples
+  // still needed follow MAE ~ 1/sqrt(samples) from the last check, and the table says so too.
+  const json& c = s["convergence"];
+  const double mae = s["chain_mae"].get<double>(), target = 1.0 / m.cfg.n_kv_players();
+  CHECK(c["target"].get<double>() == Approx(target));
+  CHECK(c["met"] == false);
+  CHECK(c["further_samples_per_chain"].get<int64_t>() ==
+        int64_t(std::ceil(2.0 * (mae / target) * (mae / target))) - 2);
+  CHECK(c["further_evaluations"].get<int64_t>() == c["further_samples_per_chain"].get<int64_t>() * 16);
+  CHECK(c["further_seconds"].get<double>() > 0);
+  CHECK_THAT(s["convergence_statement"].get<std::string>(), Catch::Contains("not converged"));
+  CHECK(r.table.method["convergence"]["met"] == false);
+  if (gnuplot_available()) CHECK(fs::file_size(out / "synthetic.cokv-ssv.convergence.png") > 100);
   // A fresh run refuses to overwrite the journal.
   CHECK_THROWS_WITH(profile::run_profile(tiny("ssv", out), nullptr), Catch::Contains("journal"));
 }

@@ -235,7 +235,10 @@ EvalTable collect(const std::string& predictions_path, const std::vector<Item>& 
   EvalTable table;
   table.value = u == Utility::Metric ? EvalValue::Metric : EvalValue::Loglik;
   table.datasets = names;
-  for (const RunMethod& rm : methods) table.rows.push_back(make_row(rm.spec->label, rm.spec->budget));
+  for (const RunMethod& rm : methods) {
+    table.rows.push_back(make_row(rm.spec->label, rm.spec->budget));
+    table.rows.back().source = rm.spec->source;
+  }
   for (const Item& it : items) table.records[it.ds->info.name] += 1;
   std::set<std::string> seen;
   const char* field = u == Utility::Metric ? "score" : "loglik";
@@ -244,7 +247,7 @@ EvalTable collect(const std::string& predictions_path, const std::vector<Item>& 
     if (!wanted.count(key) || !seen.insert(key).second) return;
     if (!j.contains(field) || !j[field].is_number()) fail(where, field, "a number");
     table.add(j["method"].get<std::string>(), j["budget"].get<int>(), j["dataset"].get<std::string>(),
-              j[field].get<double>(), longbench::get_integer(j, "kept_tokens", where),
+              j["_id"].get<std::string>(), j[field].get<double>(), longbench::get_integer(j, "kept_tokens", where),
               longbench::get_integer(j, "kv_bytes", where));
   });
   table.finish();

@@ -58,6 +58,14 @@ void check_table(const BudgetTable& t, const std::string& file, const ModelConfi
       warn(what + " (evaluated anyway: --allow-model-mismatch)");
     }
   }
+  const nlohmann::json& mc = t.method;
+  if (mc.contains("convergence") && mc["convergence"].is_object() && mc["convergence"].contains("met") &&
+      mc["convergence"]["met"].is_boolean() && !mc["convergence"]["met"].get<bool>())
+    warn(file + ": the profile behind this table did not converge (" +
+         (mc.contains("convergence_statement") && mc["convergence_statement"].is_string()
+              ? mc["convergence_statement"].get<std::string>()
+              : std::string("chain MAE above its target")) +
+         "); its scores are noisy");
   const nlohmann::json& task = t.task;
   if (check.chat && task.contains("chat") && task["chat"].is_string() &&
       task["chat"].get<std::string>() != longbench::chat_policy_name(*check.chat))

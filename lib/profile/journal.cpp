@@ -1,10 +1,16 @@
 // JournaledGame: append-only, fsync'd evaluation journal with exact replay (see journal.h).
 #include "profile/journal.h"
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/error.h"
@@ -74,7 +80,12 @@ JournalText parse_journal(std::string_view text, const std::string& path) {
       if (line.substr(0, kMagic.size()) != kMagic)
         fail(where, "header", "'" + std::string(kMagic) + "{settings}'", std::string(line.substr(0, 40)));
       out.settings = parse_json(line.substr(kMagic.size()), where + ": header settings");
-      if (!out.settings.is_object()) fail(where, "header settings", "a JSON object", out.settings.dump().substr(0, 40));
+      if (!out.settings.is_object())
+        fail(where, "header settings", "a JSON object", out.settings.dump().substr(0, 40));
+      continue;
+    }
+    if (line.substr(0, 2) == "# ") {  // a comment
+      out.comments.emplace_back(line.substr(2));
       continue;
     }
     // <estimator> <chain> <slice> <sample> <part> <mask> <utility>
@@ -102,8 +113,8 @@ JournalText parse_journal(std::string_view text, const std::string& path) {
     if (!ok)
       fail(where, "record", "'<estimator> <chain> <slice> <sample> <part> <hex mask> <hex-float utility>'",
            std::string(line.substr(0, 120)));
-    out.records.push_back({format_key(EvalKey{tok[0], chain, slice, sample, part}), std::string(tok[5]), utility,
-                           line_no});
+    out.records.push_back(
+        {format_key(EvalKey{tok[0], chain, slice, sample, part}), std::string(tok[5]), utility, line_no});
   }
   return out;
 }
@@ -143,6 +154,54 @@ void JournaledGame::load(const nlohmann::json& settings) {
   if (j.complete_bytes < text.size()) file_->truncate(j.complete_bytes);
 }
 
+void JournaledGame::set_share(uint32_t index, uint32_t count) {
+  require(count >= 1 && index < count, "journal: shard " + std::to_string(index) + "/" + std::to_string(count) +
+                                           " (expected index < count)");
+  share_index_ = index;
+  share_count_ = count;
+}
+
+void JournaledGame::comment(const std::string& text) {
+  if (!file_) return;
+  std::string line = text;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  file_->append("# " + line + "\n", true);
+}
+
+// Shard and replay-only evaluation: drops the keys this run must not compute, then evaluates the
+// rest the normal way (journal replay first).
+void JournaledGame::evaluate_filtered(std::span<const EvalKey> keys, std::span<const Coalition> batch,
+                                      std::span<double> utilities) {
+  std::vector<EvalKey> k2;
+  std::vector<Coalition> b2;
+  std::vector<size_t> where;
+  for (size_t k = 0; k < batch.size(); ++k) {
+    utilities[k] = std::numeric_limits<double>::quiet_NaN();
+    const bool mine = share_count_ == 1 || keys[k].estimator == "base" || keys[k].sample % share_count_ == share_index_;
+    if (!mine) {
+      ++n_skipped_;
+      continue;
+    }
+    if (replay_only_ && !journaled_.count(format_key(keys[k]))) {
+      missing_.push_back(keys[k]);
+      continue;
+    }
+    k2.push_back(keys[k]);
+    b2.push_back(batch[k]);
+    where.push_back(k);
+  }
+  if (where.empty()) return;
+  const uint32_t count = share_count_;
+  const bool replay = replay_only_;
+  share_count_ = 1, replay_only_ = false;  // the plain path below
+  std::vector<double> u(where.size());
+  n_requested_ -= int64_t(where.size());  // counted once, above
+  evaluate(k2, b2, u);
+  share_count_ = count, replay_only_ = replay;
+  for (size_t t = 0; t < where.size(); ++t) utilities[where[t]] = u[t];
+}
+
 void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coalition> batch,
                              std::span<double> utilities) {
   require(keys.size() == batch.size() && batch.size() == utilities.size(),
@@ -153,6 +212,10 @@ void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coal
   throw_if_stopped(path_.empty() ? std::string()
                                   : path_ + " holds every finished batch: rerun with --resume to continue");
   n_requested_ += int64_t(batch.size());
+  if (share_count_ > 1 || replay_only_) {
+    evaluate_filtered(keys, batch, utilities);
+    return;
+  }
   if (!file_) {  // no journal
     game_.evaluate(batch, utilities);
     n_evaluated_ += int64_t(batch.size());
@@ -193,6 +256,133 @@ void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coal
   std::string text;
   for (size_t k : todo) text += key_text[k] + ' ' + masks[k] + ' ' + format_utility(utilities[k]) + '\n';
   file_->append(text, true);
+}
+
+namespace {
+
+struct ShardFile {
+  std::string path;
+  nlohmann::json settings;
+  std::vector<std::string> comments;
+  std::vector<std::pair<std::string, std::string>> records;  // key, "mask utility"
+};
+
+ShardFile read_shard(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "shard journal", "a readable file", std::strerror(errno));
+  ShardFile f;
+  f.path = path;
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    const std::string where = path + ":" + std::to_string(n);
+    if (n == 1) {
+      if (line.rfind(kMagic, 0) != 0) fail(where, "header", "'" + std::string(kMagic) + "{settings}'", line.substr(0, 40));
+      try {
+        f.settings = nlohmann::json::parse(line.substr(kMagic.size()));
+      } catch (const nlohmann::json::exception& e) {
+        fail(where, "settings", "JSON", e.what());
+      }
+      continue;
+    }
+    if (in.eof()) break;  // a last line without its newline: cut by a kill, not a record
+    if (line.rfind("# ", 0) == 0) {
+      f.comments.push_back(line.substr(2));
+      continue;
+    }
+    // The key is the first five fields, the rest is the coalition and its utility.
+    size_t cut = 0;
+    for (int sp = 0; sp < 5 && cut != std::string::npos; ++sp) cut = line.find(' ', cut + (sp ? 1 : 0));
+    if (cut == std::string::npos) fail(where, "record", "'<estimator> <chain> <slice> <sample> <part> <mask> <utility>'", line.substr(0, 120));
+    f.records.emplace_back(line.substr(0, cut), line.substr(cut + 1));
+  }
+  if (n == 0) fail(path, "shard journal", "a header line", "an empty file");
+  if (!f.settings.is_object() || !f.settings.contains("shard") || !f.settings["shard"].is_object())
+    fail(path, "settings.shard", "{\"index\": I, \"count\": N} (a journal written with --shard I/N)");
+  return f;
+}
+
+// The first key where two settings objects differ, as a dotted path ("estimator.seed").
+std::string first_difference(const nlohmann::json& a, const nlohmann::json& b, const std::string& at = "") {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [k, v] : a.items()) {
+      const std::string p = at.empty() ? k : at + "." + k;
+      if (!b.contains(k)) return p;
+      const std::string d = first_difference(v, b[k], p);
+      if (!d.empty()) return d;
+    }
+    for (const auto& [k, v] : b.items())
+      if (!a.contains(k)) return at.empty() ? k : at + "." + k;
+    return "";
+  }
+  return a == b ? "" : (at.empty() ? "(top level)" : at);
+}
+
+nlohmann::json value_at(const nlohmann::json& j, const std::string& dotted) {
+  const nlohmann::json* cur = &j;
+  size_t pos = 0;
+  while (pos <= dotted.size()) {
+    const size_t dot = dotted.find('.', pos);
+    const std::string k = dotted.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+    if (!cur->is_object() || !cur->contains(k)) return nullptr;
+    cur = &(*cur)[k];
+    if (dot == std::string::npos) break;
+    pos = dot + 1;
+  }
+  return *cur;
+}
+
+}  // namespace
+
+MergedJournal merge_journal_files(const std::vector<std::string>& shards, const std::string& out) {
+  if (shards.empty()) fail("merge", "shards", "at least one shard journal", "none");
+  std::vector<ShardFile> files;
+  for (const auto& p : shards) files.push_back(read_shard(p));
+  MergedJournal m;
+  nlohmann::json base = files[0].settings;
+  base.erase("shard");
+  m.count = files[0].settings["shard"].value("count", 0u);
+  if (m.count < 1) fail(files[0].path, "settings.shard.count", ">= 1");
+  std::map<uint32_t, std::string> seen;  // index -> file
+  for (const ShardFile& f : files) {
+    nlohmann::json s = f.settings;
+    const uint32_t index = s["shard"].value("index", 0u), count = s["shard"].value("count", 0u);
+    s.erase("shard");
+    const std::string d = first_difference(base, s);
+    if (!d.empty())
+      fail(f.path, "settings." + d,
+           value_at(base, d).dump() + " (as in " + files[0].path + "; shards of one run share every setting)",
+           value_at(s, d).dump());
+    if (count != m.count)
+      fail(f.path, "settings.shard.count", std::to_string(m.count) + " (as in " + files[0].path + ")",
+           std::to_string(count));
+    if (index >= count) fail(f.path, "settings.shard.index", "< " + std::to_string(count), std::to_string(index));
+    if (auto it = seen.find(index); it != seen.end())
+      fail(f.path, "settings.shard.index", "one file per shard", std::to_string(index) + ", also in " + it->second);
+    seen[index] = f.path;
+  }
+  for (const auto& [i, path] : seen) m.indices.push_back(i);
+  // Records: one per key; the same key from two shards (the base coalitions) must agree.
+  std::map<std::string, std::pair<std::string, std::string>> records;  // key -> (rest, file)
+  for (const ShardFile& f : files)
+    for (const auto& [key, rest] : f.records) {
+      auto [it, fresh] = records.try_emplace(key, rest, f.path);
+      if (!fresh && it->second.first != rest)
+        fail(f.path, "record '" + key + "'", it->second.first + " (as in " + it->second.second + ")",
+             rest + " (shards computed it differently: use the same --threads and build on every shard)");
+    }
+  std::map<uint32_t, std::string> cmds;
+  for (const ShardFile& f : files)
+    for (const auto& c : f.comments)
+      if (c.rfind("command: ", 0) == 0) cmds[f.settings["shard"].value("index", 0u)] = c.substr(9);
+  for (uint32_t i : m.indices) m.commands.push_back(cmds.count(i) ? cmds[i] : "");
+  std::string text = std::string(kMagic) + base.dump() + "\n";
+  for (const auto& [key, v] : records) text += key + ' ' + v.first + '\n';
+  write_file_bytes(out, text);
+  m.settings = base;
+  m.records = int64_t(records.size());
+  return m;
 }
 
 }  // namespace cokv::profile

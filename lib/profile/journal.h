@@ -9,8 +9,14 @@
 // part: decimal (part: 0 = the sampled coalition S, 1 = its complement N\S for SSV and regression;
 // the prefix length for permutations); mask: the coalition as hex digits of sum_{i in S} 2^i,
 // ceil(n/4) digits, most significant first; utility: C99 hex float (%a), so replay is exact.
+// Lines "# <text>" after the header are comments (a shard journal records its command line so).
 // A last line without its newline (killed mid-write) is ignored and cut off on resume; a
 // damaged header (cut short, not JSON, other settings) is refused, never silently replaced.
+//
+// Shards (cokv-profile --shard I/N): a run evaluates only the samples s with s % N == I (and the
+// "base" coalitions, which every shard evaluates); the rest are skipped. The header's settings then
+// hold {"shard": {"index": I, "count": N}}. merge_journal_files() turns the N shard journals back
+// into the journal one unsharded run writes, so a replay of it gives that run's bytes.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -49,7 +55,8 @@ struct JournalRecord {
 struct JournalText {
   nlohmann::json settings;  // null for an empty text
   std::vector<JournalRecord> records;
-  size_t complete_bytes = 0;  // bytes of complete lines (a last line without '\n' is not counted)
+  std::vector<std::string> comments;  // "# " lines after the header, without the "# "
+  size_t complete_bytes = 0;          // bytes of complete lines (a last line without '\n' is not counted)
 };
 // Throws cokv::Error naming "<path>:<line>" for a damaged header or record line, and for a
 // non-empty text whose header line is incomplete.
@@ -76,6 +83,16 @@ class JournaledGame {
 
   int n_players() const { return game_.n_players(); }
 
+  // Evaluates only keys of this share (see the file comment); skipped keys get NaN utilities and
+  // are neither evaluated nor journaled.
+  void set_share(uint32_t index, uint32_t count);
+  // Replay only: keys not in the journal are not evaluated; they get NaN and are listed in
+  // missing() (a merge whose shards are incomplete).
+  void set_replay_only(bool on) { replay_only_ = on; }
+  const std::vector<EvalKey>& missing() const { return missing_; }
+  // Appends "# <text>" (one line) to the journal.
+  void comment(const std::string& text);
+
   // utilities[k] = U(batch[k]); keys[k] names batch[k]. All three spans have the same length.
   // Throws cokv::Error naming the journal file and line when a journaled key's coalition differs.
   void evaluate(std::span<const EvalKey> keys, std::span<const Coalition> batch, std::span<double> utilities);
@@ -83,6 +100,7 @@ class JournaledGame {
   int64_t n_requested() const { return n_requested_; }  // all evaluate() entries so far
   int64_t n_evaluated() const { return n_evaluated_; }  // of which the game computed
   int64_t n_replayed() const { return n_replayed_; }    // of which came from the journal
+  int64_t n_skipped() const { return n_skipped_; }      // of which another shard owns
   const std::string& path() const { return path_; }
 
  private:
@@ -92,12 +110,30 @@ class JournaledGame {
     double utility;
   };
   void load(const nlohmann::json& settings);
+  void evaluate_filtered(std::span<const EvalKey> keys, std::span<const Coalition> batch,
+                         std::span<double> utilities);
 
   Game& game_;
   std::string path_;
   std::unique_ptr<AppendFile> file_;  // null: no journal
   std::unordered_map<std::string, Entry> journaled_;  // format_key -> entry
-  int64_t n_requested_ = 0, n_evaluated_ = 0, n_replayed_ = 0;
+  int64_t n_requested_ = 0, n_evaluated_ = 0, n_replayed_ = 0, n_skipped_ = 0;
+  uint32_t share_index_ = 0, share_count_ = 1;
+  bool replay_only_ = false;
+  std::vector<EvalKey> missing_;  // estimator tags point at string literals (EvalKey's contract)
 };
+
+// The N shard journals of one run merged into `out` (written fresh): headers must agree in
+// everything but shard.index (an error names the first differing field and both files), each
+// index may appear once, records of the same key must agree to the bit. The merged header is the
+// settings without "shard" (an unsharded run's).
+struct MergedJournal {
+  nlohmann::json settings;             // without "shard"
+  uint32_t count = 0;                  // N
+  std::vector<uint32_t> indices;       // shards present, ascending
+  std::vector<std::string> commands;   // per present shard, its recorded command line ("" if none)
+  int64_t records = 0;                 // distinct records written
+};
+MergedJournal merge_journal_files(const std::vector<std::string>& shards, const std::string& out);
 
 }  // namespace cokv::profile

@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -19,6 +21,7 @@
 #include "core/sha256.h"
 #include "data/suite.h"
 #include "export/exports.h"
+#include "profile/convergence.h"
 #include "profile/head_scores.h"
 #include "profile/journal.h"
 #include "profile/model_game.h"
@@ -26,6 +29,7 @@
 #include "profile/sampling.h"
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
+#include "report/lineplot.h"
 #include "report/profile_summary.h"
 
 namespace cokv::profile {
@@ -84,6 +88,10 @@ std::vector<std::string> relative_to(const std::vector<std::string>& files, cons
   return out;
 }
 
+std::string journal_name(const ProfileOptions& o) {
+  return o.shard_count > 1 ? shard_journal_name(o.shard_index, o.shard_count) : "journal.txt";
+}
+
 // Everything that can be checked without the model, so a bad flag or folder costs no prefill.
 void check_options(const ProfileOptions& o) {
   if (o.longbench_dir.empty()) fail("options", "--longbench", "a LongBench-format folder");
@@ -100,7 +108,16 @@ void check_options(const ProfileOptions& o) {
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   if (ec || !fs::is_directory(o.out_dir)) fail(o.out_dir, "--out", "a folder that can be created", ec.message());
-  const fs::path journal = fs::path(o.out_dir) / "journal.txt";
+  if (o.shard_count > 1) {
+    if (o.shard_index >= o.shard_count)
+      fail("options", "--shard", "I/N with I < N", std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count));
+    if (!is_game_method(o.method))
+      fail("options", "--shard", "an estimator method (ssv, permutation, regression, exact)", profile_method_name(o.method));
+    if (o.samples <= 0 || o.tol > 0)
+      fail("options", "--shard", "a fixed --samples count (the two-chain rule cannot stop shards independently)",
+           "no --samples");
+  }
+  const fs::path journal = fs::path(o.out_dir) / journal_name(o);
   if (!o.resume && fs::exists(journal) && fs::file_size(journal, ec) > 0)
     fail(journal.string(), "journal", "no existing journal (pass --resume to continue that run, or remove the file)",
          "a non-empty file");
@@ -174,16 +191,44 @@ json scores_json(const ProfileOptions& o, const HeadScores& hs, double u_full, d
   return sj;
 }
 
+// Chain MAE against evaluations, log-log, with the target: <stem>.png/.svg when the trace has a
+// measured point (two chains).
+std::vector<std::string> write_convergence_plot(const json& summary, const std::string& stem) {
+  if (!summary.contains("trace") || !summary.contains("convergence")) return {};
+  LineSeries mae{"chain MAE", {}, {}};
+  for (const auto& tp : summary["trace"])
+    if (tp["chain_mae"].is_number() && tp["chain_mae"].get<double>() > 0 && tp["evaluations"].get<double>() > 0) {
+      mae.x.push_back(tp["evaluations"].get<double>());
+      mae.y.push_back(tp["chain_mae"].get<double>());
+    }
+  if (mae.x.empty()) return {};
+  const double target = summary["convergence"]["target"].get<double>();
+  LineSeries tgt{"target " + summary["convergence"]["target_rule"].get<std::string>(),
+                 {mae.x.front(), mae.x.back()}, {target, target}, {}, {}, true, false};
+  LinePlotOptions po;
+  po.title = summary["name"].get<std::string>() + ": two-chain agreement";
+  po.x_label = "utility evaluations";
+  po.y_label = "mean |chain 0 - chain 1|";
+  po.log_xy = true;
+  write_line_plot({mae, tgt}, stem + ".png", stem + ".svg", po);
+  return {stem + ".png", stem + ".svg"};
+}
+
 // Table (+ twins), exports, heatmap and scores.json; returns the paths written.
 std::vector<std::string> write_results(const ProfileOptions& o, const BudgetTable& t, const std::string& table_path,
-                                       const json& scores, json& summary) {
+                                       const json& scores, json& summary, std::ostream& log) {
   std::vector<std::string> files;
   write_budget_table(table_path, t);
   files.push_back(table_path);
   for (auto& p : write_npy_twin(table_path, t)) files.push_back(p);
-  ExportOptions eo;
-  eo.reference_length = o.reference_length > 0 ? o.reference_length : (o.max_length > 0 ? o.max_length : 8000);
-  for (auto& p : export_all(t, o.out_dir + "/exports", eo)) files.push_back(p);
+  // Ratio formats default to the longest profiled prompt: the prompt length the table was made on.
+  ExportOptions eo = o.exports;
+  eo.reference_length =
+      o.reference_length > 0 ? o.reference_length : std::max(1, summary["prompt_tokens"]["max"].get<int>());
+  std::vector<std::string> notes;
+  for (auto& p : export_all(t, o.out_dir + "/exports", eo, &notes)) files.push_back(p);
+  for (const auto& n : notes) log << "exports: " << n << "\n";
+  if (!notes.empty()) summary["export_notes"] = notes;
   const std::string name = summary["name"].get<std::string>();
   if (gnuplot_available()) {
     HeatmapOptions ho;
@@ -193,6 +238,7 @@ std::vector<std::string> write_results(const ProfileOptions& o, const BudgetTabl
     write_heatmap(t.scores, t.model.n_layers, t.model.n_kv_heads, png, svg, ho);
     files.push_back(png);
     files.push_back(svg);
+    for (auto& p : write_convergence_plot(summary, o.out_dir + "/" + name + ".convergence")) files.push_back(p);
   } else {
     summary["note"] = "gnuplot not found: no heatmap";
   }
@@ -242,9 +288,62 @@ void add_convergence(json& s, const HeadScores& hs) {
                           {"chain_mae", std::isnan(tp.chain_mae) ? json(nullptr) : json(tp.chain_mae)}});
 }
 
-}  // namespace
 
-ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
+// A merge's view of its shards: replay only, and say who computes what is missing.
+struct MergeContext {
+  uint32_t count = 1;
+  std::vector<uint32_t> indices;
+  std::vector<std::string> commands;  // per index in `indices`
+  double evaluations_per_s = 0;       // the shards' rate together (their summaries), 0 if unknown
+};
+
+std::string missing_message(const std::vector<EvalKey>& missing, const MergeContext& mc) {
+  std::map<uint32_t, std::set<uint64_t>> by_shard;
+  for (const EvalKey& k : missing) by_shard[uint32_t(k.sample % mc.count)].insert(k.sample);
+  std::string msg = std::to_string(missing.size()) + " evaluations are in no shard journal given:";
+  for (const auto& [i, samples] : by_shard) {
+    msg += "\n  shard " + std::to_string(i) + "/" + std::to_string(mc.count) + ": samples";
+    int shown = 0;
+    for (uint64_t smp : samples) {
+      if (shown++ == 12) {
+        msg += " ...";
+        break;
+      }
+      msg += " " + std::to_string(smp);
+    }
+    const auto it = std::find(mc.indices.begin(), mc.indices.end(), i);
+    if (it == mc.indices.end())
+      msg += "; no journal of this shard was given: run the shards' command with --shard " + std::to_string(i) + "/" +
+             std::to_string(mc.count);
+    else if (const std::string& c = mc.commands[size_t(it - mc.indices.begin())]; !c.empty())
+      msg += "; resume it: " + c + (c.find("--resume") == std::string::npos ? " --resume" : "");
+    else
+      msg += "; rerun that shard with --resume";
+  }
+  return msg;
+}
+
+// A shard's end: its journal holds its share; a summary says what it did.
+ProfileResult finish_shard(const ProfileOptions& opt, const JournaledGame& jgame, const std::string& journal_path,
+                           double seconds) {
+  ProfileResult res;
+  const std::string path = opt.out_dir + "/shard-" + std::to_string(opt.shard_index) + "-of-" +
+                           std::to_string(opt.shard_count) + ".summary.json";
+  res.summary = {{"shard", {{"index", opt.shard_index}, {"count", opt.shard_count}}},
+                 {"journal", fs::path(journal_path).filename().string()},
+                 {"evaluations",
+                  {{"requested", jgame.n_requested()},
+                   {"computed", jgame.n_evaluated()},
+                   {"replayed", jgame.n_replayed()},
+                   {"other_shards", jgame.n_skipped()}}},
+                 {"time_s", seconds},
+                 {"merge", "cokv-profile merge <every shard's journal> --out DIR"}};
+  write_file_bytes(path, res.summary.dump(1) + "\n");
+  res.files = {journal_path, path};
+  return res;
+}
+
+ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, const MergeContext* merge) {
   check_options(opt);
   // --threads sets the OpenMP team for the whole run (the runtime's GEMMs and attention too);
   // on a loaded machine one thread can be several times faster than spinning teams.
@@ -286,7 +385,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   const size_t prepared_bytes = game->prepared_bytes();
 
   // ---- journal (every method: the base utilities; estimators: every coalition) ----------------
-  const std::string journal_path = opt.out_dir + "/journal.txt";
+  const std::string journal_path = opt.out_dir + "/" + journal_name(opt);
   json settings = {{"method", profile_method_name(opt.method)},
                    {"model_sha256", sha},
                    {"task", task_name(opt)},
@@ -296,13 +395,22 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
                    {"absent", absent_name(opt.absent)},
                    {"window", opt.window},
                    {"max_length", opt.max_length},
-                   {"chat", longbench::chat_policy_name(opt.chat)}};
+                   {"chat", longbench::chat_policy_name(opt.chat)},
+                   {"cokv_version", COKV_VERSION},
+                   {"run", options_json(opt)}};
+  if (opt.shard_count > 1) settings["shard"] = {{"index", opt.shard_index}, {"count", opt.shard_count}};
   std::optional<EstimatorPlan> plan;
   if (is_game_method(opt.method)) {
     plan = plan_estimator(opt, n);
     settings["estimator"] = plan->settings;
   }
   JournaledGame jgame(*game, journal_path, settings, opt.resume ? JournalMode::resume : JournalMode::fresh);
+  if (opt.shard_count > 1) {
+    jgame.set_share(opt.shard_index, opt.shard_count);
+    if (jgame.n_replayed() == 0 && !opt.command_line.empty()) jgame.comment("command: " + opt.command_line);
+    jgame.comment("paths: " + json{{"model", m.path}, {"longbench", opt.longbench_dir}}.dump());
+  }
+  if (merge) jgame.set_replay_only(true);
   double u_empty = 0, u_full = 0;
   evaluate_base(jgame, u_empty, u_full);
   const int64_t computed_before = jgame.n_evaluated();
@@ -313,7 +421,26 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
                   : opt.method == ProfileMethod::Baklava ? score_baklava(opt, *backend, *game, plog)
                                                          : score_taskkv(opt, *game);
   times["scores_s"] = seconds_since(t0);
-  hs.method["time_s"] = times["scores_s"];
+  if (opt.shard_count > 1) return finish_shard(opt, jgame, journal_path, seconds_since(t_start));
+  if (merge && !jgame.missing().empty()) throw Error(missing_message(jgame.missing(), *merge));
+  const double est_s = times["scores_s"].get<double>();
+  // A merge computes nothing: its rate is the shards' (run side by side).
+  const double evals_per_s = merge ? merge->evaluations_per_s
+                             : est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s
+                                         : 0.0;
+  std::optional<Convergence> conv;
+  if (hs.estimate) {
+    // The table says itself whether the profile behind it converged (cokv-eval repeats it).
+    conv = assess_convergence(*hs.estimate, n, hs.tolerance, evals_per_s);
+    // The table holds what the run computed, not how fast: no times (a merged run's table is
+    // byte-identical to the unsharded one).
+    json cj = convergence_json(*conv);
+    cj.erase("further_seconds");
+    Convergence timeless = *conv;
+    timeless.further_seconds.reset();
+    hs.method["convergence"] = cj;
+    hs.method["convergence_statement"] = convergence_sentence(timeless);
+  }
   for (double s : hs.values)
     if (!std::isfinite(s)) fail("profile", "scores", "finite values", "a NaN or infinity");
   t0 = Clock::now();
@@ -324,10 +451,12 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
 
   // ---- files ------------------------------------------------------------------------------------
   const std::string name = summary_name(opt);
-  const double est_s = times["scores_s"].get<double>();
-  json summary = run_summary(opt, *backend, sha, ts, u_full, u_empty, jgame,
-                             est_s > 0 ? double(jgame.n_evaluated() - computed_before) / est_s : 0.0);
+  json summary = run_summary(opt, *backend, sha, ts, u_full, u_empty, jgame, evals_per_s);
   add_convergence(summary, hs);
+  if (conv) {
+    summary["convergence"] = convergence_json(*conv);
+    summary["convergence_statement"] = convergence_sentence(*conv);
+  }
   if (!selection.empty())
     summary["selection"] = {{"mean_budget", sorted_budgets(opt).front()}, {"candidates", selection}};
   for (const auto& lv : table.tables) {
@@ -341,7 +470,7 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
 
   ProfileResult res;
   res.table_path = opt.out_dir + "/" + name + ".budget.json";
-  res.files = write_results(opt, table, res.table_path, scores_json(opt, hs, u_full, u_empty), summary);
+  res.files = write_results(opt, table, res.table_path, scores_json(opt, hs, u_full, u_empty), summary, plog);
   res.files.push_back(opt.out_dir + "/summary.json");
   res.files.push_back(opt.out_dir + "/summary.md");
   res.files.push_back(journal_path);
@@ -360,6 +489,55 @@ ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) {
   res.summary = summary;
   res.table = table;
   return res;
+}
+
+}  // namespace
+
+ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log) { return run_profile_impl(opt, log, nullptr); }
+
+ProfileResult merge_profile(const std::vector<std::string>& shards, const std::string& out_dir,
+                            const MergeOverrides& ov, std::ostream* log) {
+  if (out_dir.empty()) fail("options", "--out", "an output folder");
+  std::error_code ec;
+  fs::create_directories(out_dir, ec);
+  if (ec || !fs::is_directory(out_dir)) fail(out_dir, "--out", "a folder that can be created", ec.message());
+  const std::string journal = out_dir + "/journal.txt";
+  MergedJournal mj = merge_journal_files(shards, journal);
+  ProfileOptions o = options_from_json(mj.settings.contains("run") ? mj.settings["run"] : json(), shards[0]);
+  // Paths: as the first shard recorded them, unless overridden.
+  std::istringstream lines(read_file_bytes(shards[0]));
+  for (std::string l; std::getline(lines, l);) {
+    if (l.rfind("# paths: ", 0) != 0) continue;
+    const json p = json::parse(l.substr(9), nullptr, false);
+    if (p.is_object()) {
+      o.backend.model_path = p.value("model", std::string());
+      o.longbench_dir = p.value("longbench", std::string());
+    }
+    break;
+  }
+  if (ov.model_path) o.backend.model_path = *ov.model_path;
+  if (ov.longbench_dir) o.longbench_dir = *ov.longbench_dir;
+  if (ov.backend) o.backend.kind = *ov.backend;
+  if (ov.threads > 0) o.threads = ov.threads;
+  if (ov.batch > 0) o.batch = ov.batch;
+  o.out_dir = out_dir;
+  o.resume = true;
+  o.command_line = "cokv-profile merge (" + std::to_string(mj.indices.size()) + " of " + std::to_string(mj.count) +
+                   " shards, " + std::to_string(mj.records) + " records)";
+  // The shards' rate side by side: all their evaluations over the longest shard's time, from the
+  // summaries they wrote beside their journals (when there).
+  int64_t computed = 0;
+  double longest = 0;
+  for (const auto& sh : shards) {
+    const std::string sum = sh.substr(0, sh.size() - std::string(".journal").size()) + ".summary.json";
+    if (sh.size() <= 8 || !fs::exists(sum)) continue;
+    const json j = json::parse(read_file_bytes(sum), nullptr, false);
+    if (!j.is_object() || !j.contains("evaluations")) continue;
+    computed += j["evaluations"].value("computed", int64_t(0));
+    longest = std::max(longest, j.value("time_s", 0.0));
+  }
+  const MergeContext mc{mj.count, mj.indices, mj.commands, longest > 0 ? double(computed) / longest : 0.0};
+  return run_profile_impl(o, log, &mc);
 }
 
 }  // namespace cokv::profile

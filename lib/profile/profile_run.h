@@ -5,7 +5,7 @@
 //
 // Files written into out_dir (<name> = <category or dataset>.<method name>):
 //   <name>.budget.json (+ .npy twins)   cokv.budget.v1 table (DESIGN.md)
-//   exports/                            export_all (HeadKV, DuoAttention, LU-KV, KV-Compress, layer lists)
+//   exports/                            export_all: files for other engines and exports.json
 //   <name>.scores.png / .svg            heatmap of the scores (when gnuplot is available)
 //   scores.json                         values, std errors, hex floats (bit-exact comparison)
 //   summary.json, summary.md            time, evaluations, memory, convergence trace, selection
@@ -20,6 +20,7 @@
 
 #include "data/prompt.h"
 #include "eval/evaluate.h"
+#include "export/exports.h"
 #include "kv/budget_table.h"
 #include "profile/taskkv.h"
 #include "runtime/backend.h"
@@ -68,7 +69,8 @@ struct ProfileOptions {
   uint64_t seed = 42;
   bool resume = false;
   int threads = 0;           // > 0: OpenMP threads for the whole run (omp_set_num_threads)
-  int reference_length = 0;  // exports' T (0: max_length, or 8000)
+  int reference_length = 0;  // exports' T (0: the longest profiled prompt)
+  ExportOptions exports;     // the other export settings (its reference_length is replaced by the above)
   // BaKlaVa
   int baklava_tokens = 256;  // profiled tokens per prompt (evenly spaced; 0 = all)
   bool baklava_layer_weight = true;
@@ -76,7 +78,20 @@ struct ProfileOptions {
   TaskKvOptions taskkv;
   int taskkv_sink = 16;
   int taskkv_full = 0;  // budget meaning "full cache" (0: the longest validation prompt)
+  // Shards (--shard I/N): evaluate samples s with s % N == I into out_dir/shard-I-of-N.journal and
+  // stop; merge_profile() turns the N journals into the unsharded run's outputs.
+  uint32_t shard_index = 0, shard_count = 1;
 };
+
+// What a profile's result depends on, as JSON (journal headers carry it so a merge can rerun
+// without the original flags): everything but paths, out_dir, resume, batch, shard and the
+// command line. Threads are in: they change the prefill's last bits.
+nlohmann::json options_json(const ProfileOptions& o);
+// The inverse; `where` names the file in errors. Fields not in the JSON keep their defaults.
+ProfileOptions options_from_json(const nlohmann::json& j, const std::string& where);
+
+// A shard's journal file name: "shard-<I>-of-<N>.journal".
+std::string shard_journal_name(uint32_t index, uint32_t count);
 
 // The task's name: the category, or the dataset.
 inline const std::string& task_name(const ProfileOptions& o) { return o.category.empty() ? o.dataset : o.category; }
@@ -89,7 +104,22 @@ struct ProfileResult {
 };
 
 // Checks the options and the output folder (before any model is loaded), then runs the whole
-// profile; progress lines go to `log` (may be null). Throws cokv::Error.
+// profile; progress lines go to `log` (may be null). Throws cokv::Error. A shard run
+// (shard_count > 1) writes only its journal and shard-I-of-N.summary.json; table_path is empty.
 ProfileResult run_profile(const ProfileOptions& opt, std::ostream* log);
+
+// cokv-profile merge: the shard journals (any order) -> out_dir/journal.txt, then the run they
+// came from with every coalition replayed: exactly the files an unsharded run writes (scores,
+// tables, exports; summary counts them as replayed). The model is still loaded (prompts, and the
+// validation evaluations that choose CoKV's alpha or BaKlaVa's floor). Missing evaluations (a
+// shard absent or cut short) are an error listing them per shard with the command that
+// computes them. `overrides` may set the model and suite paths, backend, threads and batch.
+struct MergeOverrides {
+  std::optional<std::string> model_path, longbench_dir;
+  std::optional<BackendKind> backend;
+  int threads = 0, batch = 0;
+};
+ProfileResult merge_profile(const std::vector<std::string>& shards, const std::string& out_dir,
+                            const MergeOverrides& overrides, std::ostream* log);
 
 }  // namespace cokv::profile

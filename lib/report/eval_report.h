@@ -7,21 +7,34 @@
 #include <string>
 #include <vector>
 
+#include "core/bootstrap.h"
+
 namespace cokv {
 
 struct EvalRow {
   std::string label;  // method ("full", "uniform", "adakv", a table's method name, ...)
   int budget = 0;     // mean budget per KV head; 0 = full cache
+  std::string source;  // table methods: the file it came from
   struct Cell {
     int64_t n = 0;
     double total = 0;  // sum of per-record values (metric in [0, 1], or log-likelihood)
     double score = 0;  // Metric: round(100 * total / n, 2), LongBench's eval.py; Loglik: total / n
+    std::map<std::string, double> values;  // record id -> value (for intervals and pairing)
+    Interval ci;                           // 95% bootstrap interval of score, same scale
+  };
+  // A paired difference of the average against another row, over the records both have.
+  struct Paired {
+    std::string against;  // the other row's name ("full", "uniform@64")
+    double diff = 0;      // this - other, on the score scale
+    Interval ci;
   };
   std::map<std::string, Cell> cells;  // dataset -> cell
   int64_t n = 0;                      // records over all datasets
   double kept_tokens = 0;             // summed over records (each: summed over KV heads)
   double kv_bytes = 0;                // summed over records
   double average = 0;                 // mean of the per-dataset scores, rounded to 2 decimals
+  Interval average_ci;                // bootstrap over records within each dataset
+  std::vector<Paired> paired;         // vs full, and vs uniform at the same budget
   std::string name() const;           // "full", "uniform@64"
 };
 inline EvalRow make_row(const std::string& label, int budget) {
@@ -41,9 +54,16 @@ struct EvalTable {
   std::vector<EvalRow> rows;               // full first, then as given
   std::map<std::string, int64_t> records;  // records selected per dataset
 
-  void add(const std::string& label, int budget, const std::string& dataset, double score,
-           int64_t kept_tokens, int64_t kv_bytes);
-  void finish();  // rounds the scores, computes averages
+  BootstrapOptions bootstrap;              // intervals: replicates, seed, level
+  // Fewer records than this in a dataset and its intervals are not given (NaN): a percentile
+  // bootstrap of a handful of values is far too narrow (one record: zero width).
+  int min_records_for_interval = 5;
+
+  void add(const std::string& label, int budget, const std::string& dataset, const std::string& record_id,
+           double value, int64_t kept_tokens, int64_t kv_bytes);
+  // Rounds the scores, computes averages, the intervals of every score and average and the
+  // paired differences (bootstrap over records, stratified by dataset, seeded).
+  void finish();
 };
 
 struct LatencyRow {

@@ -20,8 +20,11 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
       fail(where, "series '" + s.name + "'", "as many y as x values (at least one)",
            std::to_string(s.x.size()) + " x, " + std::to_string(s.y.size()) + " y");
     for (size_t i = 0; i < s.x.size(); ++i)
-      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || (opt.log2_x && s.x[i] <= 0))
+      if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || ((opt.log2_x || opt.log_xy) && s.x[i] <= 0) ||
+          (opt.log_xy && s.y[i] <= 0))
         fail(where, "series '" + s.name + "'", "finite values (x > 0 on a log axis)");
+    if (!s.y_lo.empty() && (s.y_lo.size() != s.x.size() || s.y_hi.size() != s.x.size()))
+      fail(where, "series '" + s.name + "'", "one error bar (low, high) per x value");
   }
   if (!gnuplot_available(opt.gnuplot))
     throw Error(where + ": cannot draw the plot: '" + opt.gnuplot + "' does not run (install gnuplot-nox)");
@@ -32,7 +35,9 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
   char buf[64];
   for (const auto& s : series) {
     for (size_t i = 0; i < s.x.size(); ++i) {
-      std::snprintf(buf, sizeof buf, "%.9g %.9g\n", s.x[i], s.y[i]);
+      const bool bars = !s.y_lo.empty();
+      std::snprintf(buf, sizeof buf, "%.9g %.9g %.9g %.9g\n", s.x[i], s.y[i], bars ? s.y_lo[i] : s.y[i],
+                    bars ? s.y_hi[i] : s.y[i]);
       rows += buf;
     }
     rows += "\n\n";
@@ -44,6 +49,7 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
   body += "set xlabel " + gnuplot_quote(opt.x_label) + " noenhanced\n";
   body += "set ylabel " + gnuplot_quote(opt.y_label) + " noenhanced\n";
   body += "set grid\nset key outside right top noenhanced\nset tics out\n";
+  if (opt.log_xy) body += "set logscale xy 10\n";
   if (opt.log2_x) {
     body += "set logscale x 2\n";
     // Ticks at the data's x values.
@@ -69,6 +75,9 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
             (s.points ? "linespoints pt 7 ps 0.8" : "lines") + " lw 2" + (s.dashed ? " dt 2" : "") +
             (s.dashed ? std::string(" lc rgb '#000000'") : " lc " + std::to_string(k + 1)) + " title " +
             gnuplot_quote(s.name);
+    if (!s.y_lo.empty())
+      plot += ", " + gnuplot_quote(data) + " index " + std::to_string(k) + " using 1:2:3:4 with yerrorbars pt 7 ps 0.5" +
+              (s.dashed ? std::string(" lc rgb '#000000'") : " lc " + std::to_string(k + 1)) + " notitle";
   }
   plot += "\n";
   std::string script;

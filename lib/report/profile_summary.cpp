@@ -55,6 +55,8 @@ std::string profile_summary_markdown(const json& s) {
   md << "| memory | prepared samples " << mib(num(s["memory"], "prepared_samples_bytes")) << ", peak RSS "
      << mib(num(s["memory"], "peak_rss_bytes")) << " |\n";
   convergence_row(md, s);
+  if (s.contains("convergence_statement"))
+    md << "| convergence rule | " << s["convergence_statement"].get<std::string>() << " |\n";
   md << "\n## Tables\n\n| mean budget | min | max | alpha |\n|---|---|---|---|\n";
   for (const auto& lv : s["tables"])
     md << "| " << lv["mean_budget"].dump() << " | " << lv["min"].dump() << " | " << lv["max"].dump() << " | "
