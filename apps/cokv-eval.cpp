@@ -23,7 +23,8 @@ namespace {
 void setup_run(CLI::App& app) {
   struct Args {
     cokv::BackendOptions backend;
-    std::string backend_kind = "auto", utility = "metric", scorer = "snapkv", chat = "none", split = "test";
+    std::string backend_kind = "auto", weights = "auto", utility = "metric", scorer = "snapkv", chat = "none",
+                split = "test";
     cokv::EvalRunOptions opt;
   };
   auto args = std::make_shared<Args>();
@@ -32,7 +33,10 @@ void setup_run(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("run", "Evaluate KV methods x budgets on a LongBench-format suite (resumable)");
   args->backend.model_path = cokv::default_model_path();
-  cmd->add_option("--model", args->backend.model_path, "GGUF model file")->capture_default_str();
+  cmd->add_option("--model", args->backend.model_path, "GGUF file or Hugging Face folder")->capture_default_str();
+  cmd->add_option("--weights", args->weights, "Weights in memory: fp32 | bf16 | auto (fp32 up to 4 GiB of fp32 weights)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
   cmd->add_option("--backend", args->backend_kind, "Runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
       ->capture_default_str();
@@ -89,6 +93,7 @@ void setup_run(CLI::App& app) {
   cmd->callback([args] {
     cokv::EvalRunOptions& o = args->opt;
     args->backend.kind = cokv::parse_backend(args->backend_kind);
+    args->backend.weights = cokv::parse_weight_mode(args->weights);
     o.utility = cokv::parse_utility(args->utility);
     o.scorer = cokv::parse_scorer(args->scorer);
     o.chat = cokv::longbench::chat_policy_from_name(args->chat);

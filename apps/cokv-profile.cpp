@@ -150,10 +150,14 @@ int main(int argc, char** argv) {
       "(cokv-profile export --help)"};
   cokv::profile::ProfileOptions o;
   std::string distance = "euclidean", tk_score = "frequency", method = "ssv", utility = "loglik",
-              absent = "window", alpha = "auto", chat = "none", backend = "auto";
+              absent = "window", alpha = "auto", chat = "none", backend = "auto", weights = "auto";
   int64_t samples = 0;
   std::string shard;
-  app.add_option("--model", o.backend.model_path, "GGUF model (default: the model scripts/setup fetched)");
+  app.add_option("--model", o.backend.model_path,
+                 "GGUF file or Hugging Face folder (default: the model scripts/setup fetched)");
+  app.add_option("--weights", weights, "weights in memory: fp32 | bf16 | auto (fp32 up to 4 GiB of fp32 weights)")
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+      ->capture_default_str();
   app.add_option("--backend", backend, "runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--longbench", o.longbench_dir, "LongBench-format folder (data/, config/)")->required();
@@ -220,6 +224,7 @@ int main(int argc, char** argv) {
   }
   try {
     o.backend.kind = cokv::parse_backend(backend);
+    o.backend.weights = cokv::parse_weight_mode(weights);
     o.method = p::parse_profile_method(method);
     o.utility = cokv::parse_utility(utility);
     o.absent = p::parse_absent(absent);

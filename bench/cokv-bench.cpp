@@ -72,7 +72,7 @@ double sgemm_gflops() {
   return 2.0 * 512 * 576 * 1536 / t / 1e9;
 }
 
-int run_forward(Backend& b, const std::string& ref_python, int repeats) {
+nlohmann::json run_forward(Backend& b, const std::string& ref_python, int repeats) {
   const ModelInfo& m = b.model();
   const int threads = omp_get_max_threads();
   const ModelConfig& c = m.cfg;
@@ -114,11 +114,11 @@ int run_forward(Backend& b, const std::string& ref_python, int repeats) {
       std::cerr << "llama.cpp reference failed; output: " << out << "\n";
     }
   }
-  std::cout << res.dump(2) << "\n";
-  return 0;
+  return res;
 }
 
-int run_coalitions(Backend& b, int prompt_len, int answer_len, int gen_len, std::vector<int> ks, int repeats) {
+nlohmann::json run_coalitions(Backend& b, int prompt_len, int answer_len, int gen_len, std::vector<int> ks,
+                              int repeats) {
   const ModelInfo& m = b.model();
   const int n = m.cfg.n_kv_players();
   auto toks = synthetic_tokens(m, prompt_len, 2);
@@ -157,8 +157,7 @@ int run_coalitions(Backend& b, int prompt_len, int answer_len, int gen_len, std:
     if (K == 1) res["naive"]["greedy_evals_per_s"] = 1.0 / (t_prefill + tg);
     std::cerr << "K=" << K << ": loglik " << K / tl << " evals/s, greedy " << K / tg << " evals/s\n";
   }
-  std::cout << res.dump(2) << "\n";
-  return 0;
+  return res;
 }
 
 }  // namespace
@@ -170,10 +169,15 @@ int main(int argc, char** argv) {
   bo.model_path = default_model_path();
   int repeats = 2, prompt_len = 2048, answer_len = 16, gen_len = 32;
   std::vector<int> ks = {1, 8, 32, 64};
-  app.add_option("--model", bo.model_path, "GGUF model file");
+  std::vector<std::string> weights = {"auto"};
+  app.add_option("--model", bo.model_path, "GGUF file or Hugging Face folder");
   app.add_option("--backend", backend, "auto | cpu | cuda (this build: " + built_backends() + ")")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   app.add_option("--repeats", repeats, "best of N runs");
+  app.add_option("--weights", weights,
+                 "weight modes (fp32, bf16, auto), benchmarked one after the other in this process")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"fp32", "bf16", "auto"}));
   auto* fwd = app.add_subcommand("forward", "prefill tokens/s at 512 and 2048 tokens; decode tokens/s at batch 1 and 32");
   fwd->add_option("--reference-python", ref_python,
                   "python with llama-cpp-python installed: also time llama.cpp on the same file and threads");
@@ -186,11 +190,27 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     bo.kind = parse_backend(backend);
-    auto b = open_backend(bo);
-    if (*fwd) return run_forward(*b, ref_python, repeats);
-    return run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats);
+    nlohmann::json all = nlohmann::json::array();
+    for (size_t i = 0; i < weights.size(); ++i) {
+      bo.weights = parse_weight_mode(weights[i]);
+      const double t0 = now();
+      auto b = open_backend(bo);
+      const double load_s = now() - t0;
+      const size_t bytes = b->counters().weight_bytes;
+      std::cerr << "weights " << weight_mode_name(b->model().weights) << ": " << bytes / 1e6 << " MB, loaded in "
+                << load_s << " s\n";
+      // llama.cpp is timed once, with the first mode.
+      nlohmann::json res = *fwd ? run_forward(*b, i == 0 ? ref_python : std::string(), repeats)
+                                : run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats);
+      res["weights"] = weight_mode_name(b->model().weights);
+      res["weights_bytes"] = bytes;
+      res["load_s"] = load_s;
+      all.push_back(res);
+    }
+    std::cout << (all.size() == 1 ? all[0] : all).dump(2) << "\n";
   } catch (const std::exception& e) {
     std::cerr << "cokv-bench: " << e.what() << "\n";
     return 1;
   }
+  return 0;
 }

@@ -5,6 +5,10 @@
 #include <catch2/catch.hpp>
 #include <random>
 
+#include <cstring>
+#include <limits>
+
+#include "model/dequant.h"
 #include "runtime/ops.h"
 
 using namespace cokv;
@@ -54,4 +58,90 @@ TEST_CASE("row-stable linear: a row's bits do not depend on its batch or the thr
   linear(x, w, other, Matmul::RowStable);
   omp_set_num_threads(saved);
   REQUIRE(other == all);
+}
+
+// ---- compact weight types ------------------------------------------------------------------
+
+namespace {
+
+// Q8_0 rows as ggml lays them out (fp16 d, then 32 int8 per block): a block type the kernels
+// only know through its decoder.
+WeightMatrix q8_0_matrix(const Mat& m) {
+  WeightMatrix w(GgmlType::Q8_0, m.rows(), m.cols());
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    uint8_t* p = w.row_data(r);
+    for (Eigen::Index b = 0; b < m.cols() / 32; ++b, p += 34) {
+      float amax = 0;
+      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::abs(m(r, b * 32 + i)));
+      const uint16_t d = fp32_to_fp16(amax / 127.f);
+      std::memcpy(p, &d, 2);
+      const float id = amax > 0 ? 127.f / amax : 0.f;
+      for (int i = 0; i < 32; ++i) p[2 + i] = uint8_t(int8_t(std::nearbyint(m(r, b * 32 + i) * id)));
+    }
+  }
+  return w;
+}
+
+std::vector<WeightMatrix> compact_types(const Mat& w) {
+  return {WeightMatrix::from_f32(w, GgmlType::BF16), WeightMatrix::from_f32(w, GgmlType::F16), q8_0_matrix(w)};
+}
+
+}  // namespace
+
+TEST_CASE("compact weights: row-stable bits equal the fp32 kernel on the decoded values", "[linear]") {
+  // The compact kernels convert exactly (bf16 shift, F16C) and keep the fp32 kernel's
+  // summation order, so there is no tolerance: bit equality.
+  for (auto [M, N, K] : {std::tuple{1, 7, 64}, {5, 13, 96}, {70, 30, 576}, {3, 4, 33 * 32}}) {
+    INFO("M=" << M << " N=" << N << " K=" << K);
+    const Mat x = random_mat(M, K, 5), w = random_mat(N, K, 6);
+    for (const WeightMatrix& c : compact_types(w)) {
+      INFO("type " << ggml_type_name(c.type()));
+      Mat decoded(N, K), want, got;
+      c.decode_rows(0, N, decoded.data());
+      linear(x, decoded, want, Matmul::RowStable);
+      linear(x, c, got, Matmul::RowStable);
+      REQUIRE(got == want);
+      // And the Gemm path (panels decoded to fp32) agrees with Eigen's GEMM on the decoded matrix.
+      Mat gemm, ref;
+      linear(x, c, gemm, Matmul::Gemm);
+      linear(x, decoded, ref, Matmul::Gemm);
+      REQUIRE((gemm - ref).cwiseAbs().maxCoeff() <= 1e-5f * std::sqrt(float(K)) * 4);
+    }
+  }
+}
+
+TEST_CASE("compact weights: a row's bits do not depend on its batch or the threads", "[linear]") {
+  const int K = 576, N = 100;
+  const Mat x = random_mat(67, K, 7), w = random_mat(N, K, 8);
+  for (const WeightMatrix& c : compact_types(w)) {
+    INFO("type " << ggml_type_name(c.type()));
+    Mat all, y;
+    linear(x, c, all, Matmul::RowStable);
+    for (int r : {0, 6, 64, 66}) {
+      Mat one = x.row(r);
+      linear(one, c, y, Matmul::RowStable);
+      REQUIRE(y.row(0) == all.row(r));
+    }
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(saved == 1 ? 2 : 1);
+    linear(x, c, y, Matmul::RowStable);
+    omp_set_num_threads(saved);
+    REQUIRE(y == all);
+  }
+}
+
+TEST_CASE("WeightMatrix: bf16 rounding is to nearest even, f32 views and copies", "[linear]") {
+  CHECK(fp32_to_bf16(1.0f) == 0x3F80);
+  CHECK(bf16_to_fp32(fp32_to_bf16(1.00390625f)) == 1.0f);      // 1 + 2^-8: a tie, rounds to even (1)
+  CHECK(bf16_to_fp32(fp32_to_bf16(1.01171875f)) == 1.015625f);  // 1 + 3 * 2^-8: a tie, rounds up to even
+  CHECK(fp32_to_bf16(-std::numeric_limits<float>::max()) == 0xFF80);  // rounds past the largest bf16: -inf
+  CHECK(std::isnan(bf16_to_fp32(fp32_to_bf16(std::nanf("")))));
+  const Mat m = random_mat(3, 5, 9);
+  const WeightMatrix w = WeightMatrix::from_f32(m);
+  CHECK(w.f32() == m);
+  CHECK(w(2, 4) == m(2, 4));
+  const WeightMatrix b = WeightMatrix::from_f32(m, GgmlType::BF16), copy = b;
+  CHECK(copy(1, 3) == b(1, 3));
+  CHECK(b.n_bytes() == 3 * 5 * 2);
+  CHECK_THROWS_WITH(b.f32(), Catch::Contains("BF16"));
 }

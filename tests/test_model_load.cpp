@@ -289,8 +289,8 @@ TEST_CASE("weights: errors name the file and the tensor", "[model]") {
   {
     Tiny t;
     Writer w = t.writer();
-    w.tensor_f32("rope_freqs.weight", {2}, {1, 2});
-    expect_weights_error(w, {"1 unused: rope_freqs.weight"});
+    w.tensor_f32("blk.0.attn_rot_embd", {2}, {1, 2});
+    expect_weights_error(w, {"1 unused: blk.0.attn_rot_embd"});
   }
   {
     Tiny t;
@@ -331,7 +331,7 @@ const Loaded& default_model() {
 
 // Flat data of a tensor by its GGUF name.
 const float* tensor_data(const Weights& w, const std::string& name, int64_t& n) {
-  auto mat = [&](const Mat& m) { n = m.size(); return m.data(); };
+  auto mat = [&](const WeightMatrix& m) { n = m.size(); return m.f32().data(); };
   auto vec = [&](const auto& v) { n = v.size(); return v.data(); };
   if (name == "token_embd.weight") return mat(w.tok_embd);
   if (name == "output_norm.weight") return vec(w.out_norm);

@@ -114,7 +114,7 @@ TEST_CASE("baklava importance: a zeroed head scores 0, others match a scalar ref
   const auto q = obs.query_head_importance();
   CHECK(q[size_t(il) * H + 0] == Approx(0.0).margin(1e-12));
   // Head 1 by hand: o = attn_1 Wo_1^T, importance = 1 - mean_t cos(x_t, x_t + o_t).
-  const Mat& wo = m.w.layers[il].wo;
+  const auto wo = m.w.layers[il].wo.f32();
   double acc = 0;
   for (int t = 0; t < T; ++t) {
     double ab = 0, aa = 0, bb = 0;

@@ -41,7 +41,7 @@ std::vector<std::vector<float>> masked_forward(const Model& m, const std::vector
   const ModelConfig& c = m.cfg;
   const int N = int(toks.size()), D = c.head_dim, H = c.n_heads, G = c.n_kv_heads, gs = H / G;
   Mat x(N, c.hidden), xn, q, k, v, o, gate, up;
-  for (int t = 0; t < N; ++t) x.row(t) = m.w.tok_embd.row(toks[t]);
+  for (int t = 0; t < N; ++t) x.row(t) = m.w.tok_embd.f32().row(toks[t]);
   RopeTable rope;
   rope.build(c, N);
   std::vector<int> pos(N);
@@ -50,9 +50,9 @@ std::vector<std::vector<float>> masked_forward(const Model& m, const std::vector
     const LayerWeights& lw = m.w.layers[il];
     rms_norm(x, lw.attn_norm, c.norm_eps, xn);
     quantize_activations(xn, m.act_quant);
-    q = xn * lw.wq.transpose();
-    k = xn * lw.wk.transpose();
-    v = xn * lw.wv.transpose();
+    q = xn * lw.wq.f32().transpose();
+    k = xn * lw.wk.f32().transpose();
+    v = xn * lw.wv.f32().transpose();
     rope_rows(rope, q, H, D, pos.data());
     rope_rows(rope, k, G, D, pos.data());
     round_kv(q, m.act_quant);
@@ -84,21 +84,21 @@ std::vector<std::vector<float>> masked_forward(const Model& m, const std::vector
           for (int e = 0; e < D; ++e) attn(i, h * D + e) += float(s[a] / z * v(vis[a], g * D + e));
       }
     quantize_activations(attn, m.act_quant);
-    x += attn * lw.wo.transpose();
+    x += attn * lw.wo.f32().transpose();
     rms_norm(x, lw.ffn_norm, c.norm_eps, xn);
     quantize_activations(xn, m.act_quant);
-    gate = xn * lw.w_gate.transpose();
-    up = xn * lw.w_up.transpose();
+    gate = xn * lw.w_gate.f32().transpose();
+    up = xn * lw.w_up.f32().transpose();
     gate = gate.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up);
     quantize_activations(gate, m.act_quant);
-    x += gate * lw.w_down.transpose();
+    x += gate * lw.w_down.f32().transpose();
   }
   std::vector<std::vector<float>> out;
   for (int i = T - 1; i < N; ++i) {
     Mat last = x.row(i);
     rms_norm(last, m.w.out_norm, c.norm_eps, xn);
     quantize_activations(xn, m.act_quant);
-    Mat lg = xn * m.w.lm_head().transpose();
+    Mat lg = xn * m.w.lm_head().f32().transpose();
     out.emplace_back(lg.data(), lg.data() + lg.size());
   }
   return out;

@@ -13,10 +13,10 @@
 #include "core/error.h"
 #include "core/file_bytes.h"
 #include "core/json_text.h"
-#include "core/sha256.h"
 #include "core/stop.h"
 #include "data/records.h"
 #include "eval/methods.h"
+#include "model/model_source.h"
 #include "report/eval_report.h"
 
 namespace cokv {
@@ -51,6 +51,7 @@ ordered_json run_settings(const Backend& b, const std::string& model_sha, const 
   ordered_json s;
   s["model"] = fs::path(b.model().path).filename().string();
   s["model_sha256"] = model_sha;
+  s["weights"] = weight_mode_name(b.model().weights);
   s["backend"] = backend_name(b.kind());
   s["utility"] = utility_name(opt.utility);
   s["scorer"] = scorer_name(opt.scorer);
@@ -296,7 +297,7 @@ EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progres
   mo.scorer.window = opt.window;
 
   const ModelInfo& m = b.model();
-  const std::string model_sha = sha256_file_hex(m.path);
+  const std::string model_sha = model_sha256(m.path);
   const Suite suite = open_suite(opt.benchmark_dir, opt.dataset_table);
   const std::vector<std::string> names = suite.select(opt.datasets, opt.category);
   EvalRunSummary sum;

@@ -223,6 +223,8 @@ BudgetTable budget_table_from_json(const json& j, const std::string& where) {
   if (mj.contains("name")) t.model.name = need_string(mj, "name", where, "model");
   if (mj.contains("arch")) t.model.arch = need_string(mj, "arch", where, "model");
   if (mj.contains("file_sha256")) t.model.file_sha256 = need_string(mj, "file_sha256", where, "model");
+  if (mj.contains("format")) t.model.format = need_string(mj, "format", where, "model");
+  if (mj.contains("weights")) t.model.weights = need_string(mj, "weights", where, "model");
   const int L = t.model.n_layers, G = t.model.n_kv_heads;
 
   if (j.contains("task")) t.task = j["task"];
@@ -293,6 +295,8 @@ ojson model_json(const BudgetModelInfo& m) {
   o["n_kv_heads"] = m.n_kv_heads;
   o["head_dim"] = m.head_dim;
   o["file_sha256"] = m.file_sha256;
+  if (!m.format.empty()) o["format"] = m.format;
+  if (!m.weights.empty()) o["weights"] = m.weights;
   return o;
 }
 

@@ -36,6 +36,10 @@ struct BudgetModelInfo {
   int n_kv_heads = 0;  // players per layer
   int head_dim = 0;
   std::string file_sha256;  // of the model file; may be empty when unknown
+  // "gguf" (file_sha256 = the file's sha256) or "hf-folder" (the folder's content hash,
+  // model/model_source.h model_sha256); empty when unknown (older tables).
+  std::string format;
+  std::string weights;  // weights in memory while profiling: "fp32" | "bf16"; empty when unknown
   int n_players() const { return n_layers * n_kv_heads; }
 };
 

@@ -2,6 +2,8 @@
 // (llama-arch.cpp LLM_KV_*); the per-family differences are the flags set in family_flags().
 #include "model/config.h"
 
+#include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "core/error.h"
@@ -41,6 +43,20 @@ int positive_int(const GgufFile& f, const std::string& key, std::optional<int64_
   if (*v <= 0 || *v > std::numeric_limits<int>::max())
     fail(f.path(), key, "a positive integer below 2^31", std::to_string(*v));
   return static_cast<int>(*v);
+}
+
+// llama.cpp's rope_freqs (Llama-3.1 scaling as convert_hf_to_gguf.py writes it): F32, one
+// positive divisor per rotated pair.
+std::vector<float> rope_freqs_tensor(const GgufFile& f, const GgufTensorInfo& t, const ModelConfig& c) {
+  const int64_t want = c.rope_dim / 2;
+  if (t.type != GgmlType::F32 || t.ne.size() != 1 || t.ne[0] != want)
+    fail(f.path(), "tensor 'rope_freqs.weight'", "F32 ne [" + std::to_string(want) + "] (rope dimensions / 2)",
+         std::string(t.type == GgmlType::F32 ? "F32" : "another type") + " with " + std::to_string(t.n_elements()) + " values");
+  std::vector<float> v(static_cast<size_t>(want));
+  std::memcpy(v.data(), t.data, v.size() * sizeof(float));
+  for (float x : v)
+    if (!(x > 0.f) || !std::isfinite(x)) fail(f.path(), "tensor 'rope_freqs.weight'", "positive finite factors", std::to_string(x));
+  return v;
 }
 
 }  // namespace
@@ -93,6 +109,17 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   c.rope_base = static_cast<float>(f.find_float(fb_key).value_or(10000.0));
   if (!(c.rope_base > 0.f)) fail(path, fb_key, "a positive RoPE base", std::to_string(c.rope_base));
 
+  // rope.scaling.type: linear is a constant divisor; yarn and the others change more than theta.
+  const std::string st_key = p + "rope.scaling.type";
+  const std::string scaling = f.find_string(st_key).value_or("none");
+  if (scaling == "linear") {
+    const double factor = f.find_float(p + "rope.scaling.factor").value_or(0.0);
+    if (!(factor > 0.0)) fail(path, p + "rope.scaling.factor", "a positive factor (rope.scaling.type is linear)", std::to_string(factor));
+    c.rope_freq_factors.assign(static_cast<size_t>(c.rope_dim / 2), static_cast<float>(factor));
+  } else if (scaling != "none") {
+    fail(path, st_key, "none or linear (Llama-3.1 scaling comes as the rope_freqs tensor)", "\"" + scaling + "\"");
+  }
+
   const std::string eps_key = p + "attention.layer_norm_rms_epsilon";
   auto eps = f.find_float(eps_key);
   if (!eps) fail(path, eps_key, "the RMSNorm epsilon (a float)", "missing");
@@ -114,6 +141,11 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   }
 
   c.tied_embeddings = f.find_tensor("output.weight") == nullptr;
+  if (const GgufTensorInfo* rf = f.find_tensor("rope_freqs.weight")) {
+    if (!c.rope_freq_factors.empty())
+      fail(path, "tensor 'rope_freqs.weight'", "absent when " + st_key + " is linear (two scalings at once)", "present");
+    c.rope_freq_factors = rope_freqs_tensor(f, *rf, c);
+  }
   return c;
 }
 

@@ -300,6 +300,14 @@ float bf16_to_fp32(uint16_t h) {
   return f;
 }
 
+uint16_t fp32_to_bf16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((x >> 16) | 0x40);  // quiet NaN
+  x += 0x7FFFu + ((x >> 16) & 1);  // carry into the exponent rounds up to inf where it should
+  return static_cast<uint16_t>(x >> 16);
+}
+
 bool ggml_type_known(uint32_t t) { return traits(static_cast<GgmlType>(t)) != nullptr; }
 
 const char* ggml_type_name(GgmlType t) {

@@ -32,5 +32,6 @@ void dequantize_tensor_into(const GgufTensorInfo& info, float* dst, const std::s
 float fp16_to_fp32(uint16_t h);   // exact, NaN payloads kept
 uint16_t fp32_to_fp16(float f);   // round to nearest even (as numpy's astype(float16))
 float bf16_to_fp32(uint16_t h);   // exact
+uint16_t fp32_to_bf16(float f);   // round to nearest even (as torch's .to(bfloat16)); NaN stays NaN
 
 }  // namespace cokv

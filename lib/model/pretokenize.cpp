@@ -103,7 +103,7 @@ struct PreTokenizer::Impl {
 };
 
 PreTokenizer::PreTokenizer(const std::string& name, const std::string& where)
-    : impl_(std::make_unique<Impl>()) {
+    : PreTokenizer(std::vector<std::string>{}, false, name, where) {
   const auto& table = pre_table();
   auto it = table.find(name);
   if (it == table.end()) {
@@ -112,9 +112,15 @@ PreTokenizer::PreTokenizer(const std::string& name, const std::string& where)
     fail(where, "tokenizer.ggml.pre", "one of the supported pre-tokenizers (" + known + ")",
          "'" + name + "'");
   }
+  *this = PreTokenizer(it->second.regexes, it->second.ignore_merges, name, where);
+}
+
+PreTokenizer::PreTokenizer(const std::vector<std::string>& regexes, bool ignore_merges, const std::string& name,
+                           const std::string& where)
+    : impl_(std::make_unique<Impl>()) {
   impl_->name = name;
-  impl_->ignore_merges = it->second.ignore_merges;
-  for (const auto& re : it->second.regexes) {
+  impl_->ignore_merges = ignore_merges;
+  for (const auto& re : regexes) {
     const std::string pat = expand_ws(re);
     int err = 0;
     PCRE2_SIZE err_off = 0;
@@ -123,8 +129,8 @@ PreTokenizer::PreTokenizer(const std::string& name, const std::string& where)
     if (!code) {
       PCRE2_UCHAR buf[256];
       pcre2_get_error_message(err, buf, sizeof(buf));
-      throw Error("pre-tokenizer '" + name + "': regex does not compile at offset " +
-                  std::to_string(err_off) + ": " + reinterpret_cast<const char*>(buf));
+      fail(where, "pre-tokenizer '" + name + "' regex", "a regex PCRE2 compiles",
+           "an error at offset " + std::to_string(err_off) + ": " + reinterpret_cast<const char*>(buf) + " in " + re);
     }
     pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);  // falls back to the interpreter if JIT is absent
     impl_->codes.push_back(code);
@@ -185,6 +191,8 @@ void PreTokenizer::split(std::string_view text, std::vector<std::pair<uint32_t, 
   pcre2_match_data_free(md);
   out.insert(out.end(), cur.begin(), cur.end());
 }
+
+const char* gpt2_split_regex() { return k_gpt2; }
 
 std::vector<std::string> known_pretokenizers() {
   std::vector<std::string> names;

@@ -24,6 +24,10 @@ class PreTokenizer {
   // name: tokenizer.ggml.pre ("" or "default" = llama.cpp's default list). Throws Error
   // (naming `where`) for an unknown name.
   PreTokenizer(const std::string& name, const std::string& where);
+  // An explicit list of split regexes, applied in order (a tokenizer.json pre-tokenizer
+  // sequence); `name` is for messages. Throws Error (naming `where`) if one does not compile.
+  PreTokenizer(const std::vector<std::string>& regexes, bool ignore_merges, const std::string& name,
+               const std::string& where);
   PreTokenizer(PreTokenizer&&) noexcept;
   PreTokenizer& operator=(PreTokenizer&&) noexcept;
   ~PreTokenizer();
@@ -41,6 +45,9 @@ class PreTokenizer {
 
 // Names of the pre-tokenizers this build knows (for messages and tests).
 std::vector<std::string> known_pretokenizers();
+// The GPT-2 split (tokenizer.json's ByteLevel pre-tokenizer with use_regex), as llama.cpp's
+// and Hugging Face's tokenizers apply it.
+const char* gpt2_split_regex();
 
 // GPT-2 byte-level mapping: byte b <-> one code point, as UTF-8 (printable bytes map to
 // themselves, the rest to U+0100 + n).

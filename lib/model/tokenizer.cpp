@@ -58,9 +58,13 @@ struct Tokenizer::Impl {
   std::array<int32_t, 256> byte_symbol{};  // raw byte -> symbol of its byte-level char (-1: none)
   std::vector<int32_t> specials;       // control/user-defined/unknown ids, longest text first
   std::vector<int32_t> stops;
-  int32_t bos = -1, eos = -1;
+  int32_t bos = -1, eos = -1, unk = -1;
   bool add_bos = false;
   std::unique_ptr<PreTokenizer> pretok;
+  // metaspace-bpe (SentencePiece-style vocabularies; see TokenizerSpec): empty prepend = byte-level.
+  std::string metaspace_prepend;
+  bool metaspace_split = false, byte_fallback = false;
+  std::array<int32_t, 256> byte_token{};  // <0xXX> token of each byte (-1: none)
 
   mutable std::mutex cache_mu;
   mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache;
@@ -83,8 +87,17 @@ struct Tokenizer::Impl {
   }
 
   void partition(std::string_view s, bool parse_special, std::vector<Fragment>& frags) const;
+  bool metaspace() const { return !metaspace_prepend.empty(); }
+  struct Piece {
+    int32_t id;   // symbol id (-1: a byte with no symbol)
+    int32_t pos;  // index of its first initial symbol
+  };
+  std::vector<Piece> merge_symbols(const std::vector<int32_t>& init) const;
   void bpe_word(std::string_view word, std::vector<int32_t>& out) const;
-  void encode_fragment(std::string_view s, std::vector<int32_t>& out) const;
+  void bpe_chars(std::string_view word, std::vector<int32_t>& out) const;
+  void encode_words(std::string_view s, const std::vector<std::pair<uint32_t, uint32_t>>& words,
+                    std::vector<int32_t>& out) const;
+  void encode_fragment(std::string_view s, bool at_start, std::vector<int32_t>& out) const;
   std::string decode_piece(int32_t id) const;
 };
 
@@ -121,15 +134,9 @@ void Tokenizer::Impl::partition(std::string_view s, bool parse_special, std::vec
   }
 }
 
-// BPE of one pre-tokenized word (raw UTF-8 bytes). Mirrors llm_tokenizer_bpe_session::tokenize.
-void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
-  const auto& b2u = byte_to_unicode();
-  if (pretok->ignore_merges()) {
-    std::string enc;
-    for (unsigned char c : word) enc += b2u[c];
-    auto it = token_id.find(enc);
-    if (it != token_id.end()) { out.push_back(it->second); return; }
-  }
+// The merge loop of llama.cpp (llm_tokenizer_bpe_session) and Hugging Face's BPE: merge the
+// lowest-ranked adjacent pair, leftmost on ties, until no pair has a merge.
+std::vector<Tokenizer::Impl::Piece> Tokenizer::Impl::merge_symbols(const std::vector<int32_t>& init) const {
   struct Sym { int32_t id, prev, next; bool alive; };
   struct Bigram { int32_t rank, left, right, right_id; };
   struct Cmp {
@@ -137,16 +144,16 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
       return a.rank > b.rank || (a.rank == b.rank && a.left > b.left);
     }
   };
-  const int n = static_cast<int>(word.size());
+  const int n = static_cast<int>(init.size());
   std::vector<Sym> sym(n);
-  for (int i = 0; i < n; ++i)
-    sym[i] = {byte_symbol[static_cast<unsigned char>(word[i])], i - 1, i + 1 < n ? i + 1 : -1, true};
+  for (int i = 0; i < n; ++i) sym[i] = {init[i], i - 1, i + 1 < n ? i + 1 : -1, true};
   std::priority_queue<Bigram, std::vector<Bigram>, Cmp> queue;
+  auto key_of = [&](int32_t l, int32_t r) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(l)) << 32) | static_cast<uint32_t>(r);
+  };
   auto try_add = [&](int l, int r) {
     if (l < 0 || r < 0 || sym[l].id < 0 || sym[r].id < 0) return;
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(sym[l].id)) << 32) |
-                         static_cast<uint32_t>(sym[r].id);
-    auto it = merges.find(key);
+    auto it = merges.find(key_of(sym[l].id, sym[r].id));
     if (it == merges.end()) return;
     queue.push({it->second.rank, l, r, sym[r].id});
   };
@@ -159,21 +166,34 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
     // Stale if either side was merged away or the right side grew since the push (the left
     // side only changes by absorbing its right neighbour, which kills that neighbour).
     if (!l.alive || !r.alive || l.next != bg.right || r.id != bg.right_id) continue;
-    const uint64_t key = (static_cast<uint64_t>(static_cast<uint32_t>(l.id)) << 32) |
-                         static_cast<uint32_t>(r.id);
-    l.id = merges.at(key).result;
+    l.id = merges.at(key_of(l.id, r.id)).result;
     r.alive = false;
     l.next = r.next;
     if (r.next >= 0) sym[r.next].prev = bg.left;
     try_add(l.prev, bg.left);
     try_add(bg.left, l.next);
   }
-  for (int i = 0; i >= 0 && i < n; i = sym[i].next) {
-    const int32_t id = sym[i].id;
-    if (id >= 0 && id < n_vocab()) { out.push_back(id); continue; }
+  std::vector<Piece> out;
+  for (int i = 0; i >= 0 && i < n; i = sym[i].next) out.push_back({sym[i].id, i});
+  return out;
+}
+
+// BPE of one pre-tokenized word (raw UTF-8 bytes). Mirrors llm_tokenizer_bpe_session::tokenize.
+void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out) const {
+  const auto& b2u = byte_to_unicode();
+  if (pretok->ignore_merges()) {
+    std::string enc;
+    for (unsigned char c : word) enc += b2u[c];
+    auto it = token_id.find(enc);
+    if (it != token_id.end()) { out.push_back(it->second); return; }
+  }
+  std::vector<int32_t> init(word.size());
+  for (size_t i = 0; i < word.size(); ++i) init[i] = byte_symbol[static_cast<unsigned char>(word[i])];
+  for (const Piece& p : merge_symbols(init)) {
+    if (p.id >= 0 && p.id < n_vocab()) { out.push_back(p.id); continue; }
     // Not a vocab token: llama.cpp looks each byte of the byte-level string up as a
     // one-character token and drops those it does not find.
-    const std::string s = id >= 0 ? symbol_text(id) : b2u[static_cast<unsigned char>(word[i])];
+    const std::string s = p.id >= 0 ? symbol_text(p.id) : b2u[static_cast<unsigned char>(word[p.pos])];
     for (char c : s) {
       auto it = token_id.find(std::string_view(&c, 1));
       if (it != token_id.end()) out.push_back(it->second);
@@ -181,12 +201,35 @@ void Tokenizer::Impl::bpe_word(std::string_view word, std::vector<int32_t>& out)
   }
 }
 
-void Tokenizer::Impl::encode_fragment(std::string_view s, std::vector<int32_t>& out) const {
-  std::string fixed;
-  if (sanitize_utf8(s, fixed)) s = fixed;
-  std::vector<std::pair<uint32_t, uint32_t>> words;
-  words.reserve(s.size() / 3 + 4);
-  pretok->split(s, words);
+// BPE of one metaspace word (UTF-8 with "▁" for spaces), as Hugging Face's BPE model: each
+// character is its vocab token, or its bytes' <0xXX> tokens (byte fallback), or unk; then the
+// merges.
+void Tokenizer::Impl::bpe_chars(std::string_view word, std::vector<int32_t>& out) const {
+  if (pretok->ignore_merges()) {
+    auto it = token_id.find(word);
+    if (it != token_id.end()) { out.push_back(it->second); return; }
+  }
+  std::vector<int32_t> init;
+  size_t pos = 0;
+  while (pos < word.size()) {
+    const size_t b = pos;
+    next_codepoint(word, pos);
+    const std::string_view ch = word.substr(b, pos - b);
+    auto it = token_id.find(ch);
+    if (it != token_id.end()) { init.push_back(it->second); continue; }
+    bool bytes_ok = byte_fallback;
+    for (char c : ch) bytes_ok = bytes_ok && byte_token[static_cast<unsigned char>(c)] >= 0;
+    if (bytes_ok) {
+      for (char c : ch) init.push_back(byte_token[static_cast<unsigned char>(c)]);
+    } else if (unk >= 0) {
+      init.push_back(unk);
+    }
+  }
+  for (const Piece& p : merge_symbols(init)) out.push_back(p.id);  // merge results are vocab tokens here
+}
+
+void Tokenizer::Impl::encode_words(std::string_view s, const std::vector<std::pair<uint32_t, uint32_t>>& words,
+                                   std::vector<int32_t>& out) const {
   std::vector<int32_t> tmp;
   for (const auto& [b, e] : words) {
     const std::string_view w = s.substr(b, e - b);
@@ -199,12 +242,44 @@ void Tokenizer::Impl::encode_fragment(std::string_view s, std::vector<int32_t>& 
       }
     }
     tmp.clear();
-    bpe_word(w, tmp);
+    if (metaspace()) bpe_chars(w, tmp);
+    else bpe_word(w, tmp);
     out.insert(out.end(), tmp.begin(), tmp.end());
     std::lock_guard<std::mutex> lock(cache_mu);
     if (cache.size() > (1u << 20)) cache.clear();  // bound memory on endless novel input
     cache.emplace(std::string(w), tmp);
   }
+}
+
+void Tokenizer::Impl::encode_fragment(std::string_view s, bool at_start, std::vector<int32_t>& out) const {
+  std::string fixed;
+  if (sanitize_utf8(s, fixed)) s = fixed;
+  std::vector<std::pair<uint32_t, uint32_t>> words;
+  if (!metaspace()) {
+    words.reserve(s.size() / 3 + 4);
+    pretok->split(s, words);
+    return encode_words(s, words, out);
+  }
+  // SentencePiece style: spaces become "▁", a "▁" goes in front as the scheme says, then one
+  // word (or words split before each "▁").
+  static const std::string kMeta = "\xE2\x96\x81";
+  std::string t;
+  for (char c : s) {
+    if (c == ' ') t += kMeta;
+    else t += c;
+  }
+  const bool starts_meta = t.compare(0, kMeta.size(), kMeta) == 0;
+  if (!t.empty() && (metaspace_prepend == "normalizer" || (metaspace_prepend == "always" && !starts_meta) ||
+                     (metaspace_prepend == "first" && at_start && !starts_meta)))
+    t = kMeta + t;
+  size_t b = 0;
+  if (metaspace_split)
+    for (size_t p = t.find(kMeta, 1); p != std::string::npos; p = t.find(kMeta, p + 1)) {
+      words.emplace_back(uint32_t(b), uint32_t(p));
+      b = p;
+    }
+  if (b < t.size()) words.emplace_back(uint32_t(b), uint32_t(t.size()));
+  encode_words(t, words, out);
 }
 
 // llama.cpp token_to_piece with special=true: control/user-defined/unknown as their text,
@@ -220,6 +295,14 @@ std::string Tokenizer::Impl::decode_piece(int32_t id) const {
       if (t.size() == 6 && t.compare(0, 3, "<0x") == 0) return std::string(1, static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16)));
       return {};
     case TokenType::Normal: {
+      if (metaspace()) {  // "▁" is a space; the text is otherwise the token's own UTF-8
+        std::string out;
+        for (size_t p = 0; p < t.size();) {
+          if (t.compare(p, 3, "\xE2\x96\x81") == 0) { out += ' '; p += 3; }
+          else out += t[p++];
+        }
+        return out;
+      }
       std::string out;
       size_t pos = 0;
       while (pos < t.size()) {
@@ -250,13 +333,20 @@ Tokenizer Tokenizer::from_spec(const TokenizerSpec& spec) {
   Impl& m = *impl;
   m.source = spec.source;
   m.pre = spec.pre;
-  if (spec.model != "gpt2")
+  if (spec.model != "gpt2" && spec.model != "metaspace-bpe")
     fail(spec.source, "tokenizer.ggml.model", "\"gpt2\" (byte-level BPE)", "\"" + spec.model + "\"");
+  if (spec.model == "metaspace-bpe") {
+    m.metaspace_prepend = spec.metaspace_prepend.empty() ? "never" : spec.metaspace_prepend;
+    m.metaspace_split = spec.metaspace_split;
+    m.byte_fallback = spec.byte_fallback;
+  }
   if (spec.tokens.empty()) fail(spec.source, "tokenizer.ggml.tokens", "a non-empty array");
   if (!spec.token_types.empty() && spec.token_types.size() != spec.tokens.size())
     fail(spec.source, "tokenizer.ggml.token_type", std::to_string(spec.tokens.size()) + " entries",
          std::to_string(spec.token_types.size()));
-  m.pretok = std::make_unique<PreTokenizer>(spec.pre, spec.source);
+  m.pretok = spec.pre_regexes.empty() && !m.metaspace()
+                 ? std::make_unique<PreTokenizer>(spec.pre, spec.source)
+                 : std::make_unique<PreTokenizer>(spec.pre_regexes, spec.ignore_merges, spec.pre, spec.source);
 
   const int n = static_cast<int>(spec.tokens.size());
   m.text.reserve(n);
@@ -274,6 +364,7 @@ Tokenizer Tokenizer::from_spec(const TokenizerSpec& spec) {
     m.text.push_back(std::move(w));
   }
   for (const char* eog : k_eog_texts) {  // llama.cpp forces these to control
+    if (!spec.eog_by_text) break;
     auto it = m.token_id.find(std::string_view(eog));
     if (it != m.token_id.end() && m.type[it->second] != TokenType::Control) m.type[it->second] = TokenType::Control;
   }
@@ -296,6 +387,10 @@ Tokenizer Tokenizer::from_spec(const TokenizerSpec& spec) {
   for (int b = 0; b < 256; ++b) {
     auto it = m.symbol_id.find(b2u[b]);
     m.byte_symbol[b] = it == m.symbol_id.end() ? -1 : it->second;
+    static const char* hex = "0123456789ABCDEF";
+    const char name[7] = {'<', '0', 'x', hex[b >> 4], hex[b & 15], '>', 0};  // Hugging Face's byte-fallback names
+    auto bt = m.token_id.find(std::string_view(name));
+    m.byte_token[b] = bt == m.token_id.end() ? -1 : bt->second;
   }
 
   auto check_id = [&](const std::optional<int64_t>& v, const char* key, int32_t dflt) -> int32_t {
@@ -303,8 +398,9 @@ Tokenizer Tokenizer::from_spec(const TokenizerSpec& spec) {
     if (*v < 0 || *v >= n) fail(spec.source, key, "an id in [0, " + std::to_string(n) + ")", std::to_string(*v));
     return static_cast<int32_t>(*v);
   };
-  m.bos = check_id(spec.bos_id, "tokenizer.ggml.bos_token_id", 11);  // llama.cpp's gpt2 defaults
-  m.eos = check_id(spec.eos_id, "tokenizer.ggml.eos_token_id", 11);
+  m.bos = check_id(spec.bos_id, "tokenizer.ggml.bos_token_id", spec.missing_special_id);
+  m.eos = check_id(spec.eos_id, "tokenizer.ggml.eos_token_id", spec.missing_special_id);
+  m.unk = check_id(spec.unk_id, "unk_token", -1);
   const int32_t eot = check_id(spec.eot_id, "tokenizer.ggml.eot_token_id", -1);
   const int32_t eom = check_id(spec.eom_id, "tokenizer.ggml.eom_token_id", -1);
   m.add_bos = spec.add_bos.value_or(m.pretok->ignore_merges());  // llama3 family defaults to true
@@ -319,7 +415,9 @@ Tokenizer Tokenizer::from_spec(const TokenizerSpec& spec) {
   std::unordered_set<int32_t> stops;
   for (int32_t id : {m.eos, eot, eom})
     if (id >= 0) stops.insert(id);
+  for (int64_t id : spec.extra_stop_ids) stops.insert(check_id(id, "eos_token_id", -1));
   for (const char* eog : k_eog_texts) {
+    if (!spec.eog_by_text) break;
     auto it = m.token_id.find(std::string_view(eog));
     if (it != m.token_id.end()) stops.insert(it->second);
   }
@@ -367,7 +465,7 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
   impl_->partition(text, parse_special, frags);
   for (const auto& f : frags) {
     if (f.token >= 0) out.push_back(f.token);
-    else impl_->encode_fragment(text.substr(f.off, f.len), out);
+    else impl_->encode_fragment(text.substr(f.off, f.len), f.off == 0, out);
   }
   return out;
 }
@@ -385,6 +483,8 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
     if (skip_special && (t == TokenType::Control || t == TokenType::Unknown)) continue;
     out += impl_->piece[id];
   }
+  // SentencePiece-style decoders drop the space the prepended "▁" became (Strip / Metaspace).
+  if (impl_->metaspace() && impl_->metaspace_prepend != "never" && !out.empty() && out[0] == ' ') out.erase(0, 1);
   return out;
 }
 

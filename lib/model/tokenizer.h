@@ -32,16 +32,40 @@ enum class TokenType : int32_t {
 };
 
 // Everything the tokenizer is built from, as plain data: from_gguf() fills it from the
-// tokenizer.ggml.* keys; tests build small ones by hand.
+// tokenizer.ggml.* keys, model/hf_tokenizer.h from a folder's tokenizer.json (+ config
+// files); tests build small ones by hand.
 struct TokenizerSpec {
   std::string source = "<tokenizer spec>";  // file name for error messages
-  std::string model = "gpt2";               // tokenizer.ggml.model
+  std::string model = "gpt2";               // tokenizer.ggml.model; "metaspace-bpe": see below
   std::string pre;                          // tokenizer.ggml.pre ("" = llama.cpp "default")
   std::vector<std::string> tokens;          // tokenizer.ggml.tokens (byte-level strings)
   std::vector<int32_t> token_types;         // tokenizer.ggml.token_type (empty = all normal)
   std::vector<std::string> merges;          // tokenizer.ggml.merges ("left right"), rank = index
   std::optional<int64_t> bos_id, eos_id, eot_id, eom_id;  // tokenizer.ggml.*_token_id
   std::optional<bool> add_bos;              // tokenizer.ggml.add_bos_token
+  // tokenizer.json only: the pre-tokenizer as its split regexes in order (replacing the list
+  // `pre` names when non-empty), model.ignore_merges, and extra end-of-generation ids
+  // (generation_config.json eos_token_id).
+  std::vector<std::string> pre_regexes;
+  bool ignore_merges = false;
+  std::vector<int64_t> extra_stop_ids;
+  // llama.cpp's rule (GGUF): tokens whose text is an end-of-generation marker (<|im_end|>,
+  // <|eot_id|>, ...) are forced to control and are stops. tokenizer.json says itself which
+  // tokens are special and generation_config.json which ids stop, so it turns this off.
+  bool eog_by_text = true;
+  // BOS/EOS when the spec has none: llama.cpp's gpt2 default (11) for GGUF, none (-1) for
+  // tokenizer.json.
+  int32_t missing_special_id = 11;
+  // model "metaspace-bpe" (tokenizer.json BPE over characters, SentencePiece style: spaces are
+  // "▁", no regex splits). metaspace_prepend says when "▁" is put before a raw text fragment:
+  // "normalizer" (always: a Prepend normalizer), "always" / "first" (a Metaspace pre-tokenizer:
+  // unless the fragment starts with "▁"; "first": only the fragment at the start of the
+  // input) or "never". metaspace_split: words split before each "▁". byte_fallback: characters
+  // outside the vocab become their UTF-8 bytes' <0xXX> tokens (else unk_id).
+  std::string metaspace_prepend = "normalizer";
+  bool metaspace_split = false;
+  bool byte_fallback = false;
+  std::optional<int64_t> unk_id;
 };
 // Reads the tokenizer.ggml.* keys (throws Error naming the file and key if one is missing or
 // of the wrong type).
@@ -73,8 +97,8 @@ class Tokenizer {
   bool add_bos_default() const;
   bool is_control(int32_t id) const;
   TokenType token_type(int32_t id) const;
-  // End-of-generation tokens, sorted: EOS, tokenizer.ggml.eot/eom ids, and the EOT-like
-  // tokens present in the vocab (<|im_end|>, <|eot_id|>, <|end_of_text|>, <|endoftext|>,
+  // End-of-generation tokens, sorted: EOS, tokenizer.ggml.eot/eom ids, generation_config.json's
+  // eos ids, and (GGUF: eog_by_text) the EOT-like tokens present in the vocab (<|im_end|>, <|eot_id|>, <|end_of_text|>, <|endoftext|>,
   // <|eom_id|>, <|end|>, <end_of_turn>, ...). llama.cpp's EOG set also contains FIM tokens
   // (<reponame>, <|file_sep|>...); those are not stops here.
   const std::vector<int32_t>& stop_tokens() const;

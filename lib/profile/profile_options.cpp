@@ -15,6 +15,7 @@ std::string shard_journal_name(uint32_t index, uint32_t count) {
 json options_json(const ProfileOptions& o) {
   return {{"backend", backend_name(o.backend.kind)},
           {"numerics", o.backend.numerics == Model::Numerics::Ggml ? "ggml" : "fp32"},
+          {"weights", weight_mode_name(o.backend.weights)},
           {"category", o.category},
           {"dataset", o.dataset},
           {"method", profile_method_name(o.method)},
@@ -62,6 +63,7 @@ ProfileOptions options_from_json(const json& j, const std::string& where) {
   try {
     o.backend.kind = parse_backend(j.at("backend").get<std::string>());
     o.backend.numerics = j.at("numerics").get<std::string>() == "ggml" ? Model::Numerics::Ggml : Model::Numerics::Fp32;
+    if (j.contains("weights")) o.backend.weights = parse_weight_mode(j["weights"].get<std::string>());  // absent: auto
     o.category = j.at("category").get<std::string>();
     o.dataset = j.at("dataset").get<std::string>();
     o.method = parse_profile_method(j.at("method").get<std::string>());

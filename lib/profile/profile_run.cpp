@@ -18,9 +18,9 @@
 #include "core/error.h"
 #include "core/file_bytes.h"
 #include "core/progress.h"
-#include "core/sha256.h"
 #include "data/suite.h"
 #include "export/exports.h"
+#include "model/model_source.h"
 #include "profile/convergence.h"
 #include "profile/head_scores.h"
 #include "profile/journal.h"
@@ -156,6 +156,8 @@ BudgetTable make_table(const ProfileOptions& o, const ModelInfo& m, const std::s
                        HeadScores& hs, std::vector<BudgetLevel> levels) {
   BudgetTable t;
   t.model = {m.cfg.name, m.cfg.arch, m.cfg.n_layers, m.cfg.n_heads, m.cfg.n_kv_heads, m.cfg.head_dim, sha};
+  t.model.format = model_format_name(m.format);
+  t.model.weights = weight_mode_name(m.weights);
   t.task = {{"datasets", ts.datasets},
             {"samples", ts.samples.size()},
             {"records", ts.record_ids},
@@ -260,7 +262,12 @@ json run_summary(const ProfileOptions& o, const Backend& b, const std::string& s
           {"utility", utility_name(o.utility)},
           {"absent", absent_name(o.absent)},
           {"backend", backend_name(b.kind())},
-          {"model", {{"name", m.cfg.name}, {"file_sha256", sha}, {"players", m.cfg.n_kv_players()}}},
+          {"model",
+           {{"name", m.cfg.name},
+            {"file_sha256", sha},
+            {"format", model_format_name(m.format)},
+            {"weights", weight_mode_name(m.weights)},
+            {"players", m.cfg.n_kv_players()}}},
           {"records", ts.record_ids.size()},
           {"prompt_tokens", {{"min", ts.min_tokens}, {"mean", ts.mean_tokens}, {"max", ts.max_tokens}}},
           {"utility_full", u_full},
@@ -361,7 +368,7 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
   auto t0 = Clock::now();
   std::unique_ptr<Backend> backend = open_backend(opt.backend);
   const ModelInfo& m = backend->model();
-  const std::string sha = sha256_file_hex(m.path);
+  const std::string sha = model_sha256(m.path);
   times["load_model_s"] = seconds_since(t0);
   const int n = m.cfg.n_kv_players();
   if (opt.method == ProfileMethod::Exact && n > 20)
@@ -388,6 +395,7 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
   const std::string journal_path = opt.out_dir + "/" + journal_name(opt);
   json settings = {{"method", profile_method_name(opt.method)},
                    {"model_sha256", sha},
+                   {"weights", weight_mode_name(m.weights)},
                    {"task", task_name(opt)},
                    {"datasets", ts.datasets},
                    {"records", ts.record_ids},

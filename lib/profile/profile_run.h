@@ -22,6 +22,7 @@
 #include "eval/evaluate.h"
 #include "export/exports.h"
 #include "kv/budget_table.h"
+#include "model/weights.h"
 #include "profile/taskkv.h"
 #include "runtime/backend.h"
 
@@ -41,7 +42,7 @@ const char* absent_name(AbsentHeads a);
 
 struct ProfileOptions {
   std::string command_line;  // recorded in summary.json (the app passes its argv)
-  BackendOptions backend;    // kind and model path (empty: default_model_path())
+  BackendOptions backend;    // kind, model path (GGUF or folder; empty: default_model_path()), weights
   std::string longbench_dir;
   std::string category, dataset;  // exactly one
   ProfileMethod method = ProfileMethod::Ssv;

@@ -29,7 +29,7 @@ std::unique_ptr<Backend> open_backend(const BackendOptions& opt) {
   switch (opt.kind) {
     case BackendKind::Auto:
     case BackendKind::Cpu:
-      return std::make_unique<CpuBackend>(Model::load(path, opt.numerics));
+      return std::make_unique<CpuBackend>(Model::load(path, opt.numerics, opt.weights));
     case BackendKind::Cuda:
       break;
   }

@@ -39,6 +39,9 @@ struct BackendOptions {
   BackendKind kind = BackendKind::Auto;  // Auto: CUDA when built and a device is present, else CPU
   std::string model_path;                // empty: default_model_path()
   Model::Numerics numerics = Model::Numerics::Fp32;  // CPU: fp32 (reference) or ggml rounding
+  // Weights in memory: fp32 | bf16 | auto. Every backend resolves Auto the same way
+  // (resolve_weight_mode on the model's config) and records the result in model().weights.
+  WeightMode weights = WeightMode::Auto;
 };
 
 // A prompt prefilled by a backend; only that backend can rank and decode it.

@@ -109,13 +109,18 @@ class Decoder {
   // hidden() holds the final-normed rows [active*c, E] in the same order.
   void extend(const std::vector<int>& active, std::span<const int32_t> tokens, int c) {
     const int Ka = int(active.size()), rows = Ka * c, D = c_.head_dim, G = c_.n_kv_heads;
-    for (int s : active) require(n_done_[s] + c <= cap_, "decode: sequence capacity exceeded");
+    for (int s : active) {
+      require(n_done_[s] + c <= cap_, "decode: sequence capacity exceeded");
+      require(c_.sliding_window == 0 || p_.n_tokens + n_done_[s] + c <= c_.sliding_window,
+              "decode: sequence longer than the model's sliding window (" + std::to_string(c_.sliding_window) +
+                  "), which cokv does not implement");
+    }
     x_.resize(rows, c_.hidden);
     pos_.resize(rows);
     for (int r = 0; r < rows; ++r) {
       const int32_t t = tokens[r];
       require(t >= 0 && t < c_.n_vocab, "decode: token id " + std::to_string(t) + " outside the vocabulary");
-      x_.row(r) = m_.w.tok_embd.row(t);
+      m_.w.tok_embd.decode_rows(t, 1, x_.row(r).data());
       pos_[r] = p_.n_tokens + n_done_[active[r / c]] + r % c;
     }
     for (int il = 0; il < c_.n_layers; ++il) {

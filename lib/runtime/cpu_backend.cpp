@@ -12,18 +12,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-size_t mat_bytes(const Mat& m) { return size_t(m.size()) * sizeof(float); }
-
-size_t weight_bytes(const Weights& w) {
-  size_t b = mat_bytes(w.tok_embd) + mat_bytes(w.output) + size_t(w.out_norm.size()) * sizeof(float);
-  for (const LayerWeights& l : w.layers) {
-    b += mat_bytes(l.wq) + mat_bytes(l.wk) + mat_bytes(l.wv) + mat_bytes(l.wo);
-    b += mat_bytes(l.w_gate) + mat_bytes(l.w_up) + mat_bytes(l.w_down);
-    b += size_t(l.attn_norm.size() + l.ffn_norm.size() + l.bq.size() + l.bk.size() + l.bv.size()) * sizeof(float);
-  }
-  return b;
-}
-
 }  // namespace
 
 // The CPU prompt state: the PromptKV itself; it reports its bytes to the counters while alive.
@@ -45,11 +33,11 @@ struct CpuBackend::State : PromptState {
 
 CpuBackend::CpuBackend(std::unique_ptr<Model> m)
     : owned_(std::move(m)), m_(*owned_), counters_(std::make_shared<BackendCounters>()) {
-  counters_->weight_bytes = weight_bytes(m_.w);
+  counters_->weight_bytes = m_.w.n_bytes();
 }
 
 CpuBackend::CpuBackend(const Model& m) : m_(m), counters_(std::make_shared<BackendCounters>()) {
-  counters_->weight_bytes = weight_bytes(m_.w);
+  counters_->weight_bytes = m_.w.n_bytes();
 }
 
 const PromptKV& CpuBackend::kv_of(const PromptState& p) const {

@@ -1,5 +1,6 @@
-// The CPU backend: the reference implementation of Backend (backend.h) on the fp32 CPU runtime
-// (prefill.h, batch_decode.h, kv/scorers.h). Its prompt state is a PromptKV in host memory.
+// The CPU backend: the reference implementation of Backend (backend.h) on the CPU runtime
+// (prefill.h, batch_decode.h, kv/scorers.h): fp32 arithmetic on fp32 or compact (bf16/fp16)
+// weights. Its prompt state is a PromptKV in host memory.
 #pragma once
 #include <memory>
 

@@ -1,5 +1,6 @@
-// The CPU backend's loaded model: what every backend knows (ModelInfo: path, config, tokenizer,
-// chat template) plus fp32 weights in host memory, from one GGUF file.
+// The CPU backend's loaded model: what every backend knows (ModelInfo: path, format, config,
+// tokenizer, chat template) plus the weights in host memory (fp32, or bf16/fp16 when asked),
+// from a GGUF file or a Hugging Face folder.
 #pragma once
 #include <memory>
 #include <string>
@@ -19,8 +20,11 @@ struct Model : ModelInfo {
   // block-quantised weights; the same kind of rounding, but not measurably closer logits
   // (that rounding is chaotic at the last bit: see ops.h ActQuant).
   enum class Numerics { Fp32, Ggml };
-  // Maps the GGUF, reads config and tokenizer, dequantises every weight once.
-  static std::unique_ptr<Model> load(const std::string& path, Numerics numerics = Numerics::Fp32);
+  // Maps the GGUF (or the folder's safetensors), reads config and tokenizer, decodes every
+  // weight once into the storage `weights` asks for (model/weights.h WeightMode; Auto is
+  // resolved by resolve_weight_mode from the config, the rule every backend follows).
+  static std::unique_ptr<Model> load(const std::string& path, Numerics numerics = Numerics::Fp32,
+                                     WeightMode weights = WeightMode::Auto);
 };
 
 }  // namespace cokv

@@ -1,6 +1,10 @@
 #include "runtime/ops.h"
 
 #include <algorithm>
+#include <cstring>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "core/error.h"
 #include "model/dequant.h"
@@ -45,13 +49,21 @@ void RopeTable::build(const ModelConfig& cfg, int n_pos) {
   rope_dim = cfg.rope_dim;
   style = cfg.rope_style;
   const int half = rope_dim / 2;
+  require(cfg.rope_freq_factors.empty() || int(cfg.rope_freq_factors.size()) == half,
+          "rope: " + std::to_string(cfg.rope_freq_factors.size()) + " frequency factors for " + std::to_string(half) +
+              " rotated pairs");
+  // theta_i = p * base^(-2i/d) / factor_i (factor_i: Llama-3.1 scaling, else 1), in double as
+  // llama.cpp's reference does in float powers; double keeps long positions accurate.
+  std::vector<double> inv_freq(half);
+  for (int i = 0; i < half; ++i) {
+    inv_freq[i] = std::pow(double(cfg.rope_base), -2.0 * i / double(rope_dim));
+    if (!cfg.rope_freq_factors.empty()) inv_freq[i] /= double(cfg.rope_freq_factors[i]);
+  }
   cos.resize(size_t(n_pos) * half);
   sin.resize(size_t(n_pos) * half);
   for (int p = 0; p < n_pos; ++p)
     for (int i = 0; i < half; ++i) {
-      // theta_i = p * base^(-2i/d), computed in double as llama.cpp's reference does in float
-      // powers; double keeps long positions accurate.
-      const double theta = double(p) * std::pow(double(cfg.rope_base), -2.0 * i / double(rope_dim));
+      const double theta = double(p) * inv_freq[i];
       cos[size_t(p) * half + i] = float(std::cos(theta));
       sin[size_t(p) * half + i] = float(std::sin(theta));
     }
@@ -87,44 +99,100 @@ namespace {
 
 using Packet = Eigen::internal::packet_traits<float>::type;
 constexpr int kLanes = Eigen::internal::unpacket_traits<Packet>::size;
+using Index = Eigen::Index;
+
+// Weight loaders: kLanes consecutive weights of a row as an fp32 packet, and one as a scalar.
+// F16 and BF16 convert exactly (BF16: a 16-bit shift; F16: the F16C / AVX-512 conversion), so
+// a compact matrix gives the same bits as its fp32 decoding through the same kernel.
+struct LoadF32 {
+  static Packet packet(const uint8_t* row, Index k) {
+    return Eigen::internal::ploadu<Packet>(reinterpret_cast<const float*>(row) + k);
+  }
+  static float scalar(const uint8_t* row, Index k) { return reinterpret_cast<const float*>(row)[k]; }
+};
+
+inline uint16_t u16_at(const uint8_t* row, Index k) {
+  uint16_t v;
+  std::memcpy(&v, row + 2 * k, 2);
+  return v;
+}
+
+// Fallback for SIMD widths without a direct conversion below.
+template <float (*Convert)(uint16_t)>
+Packet packet_via_buffer(const uint8_t* row, Index k) {
+  alignas(64) float tmp[kLanes];
+  for (int i = 0; i < kLanes; ++i) tmp[i] = Convert(u16_at(row, k + i));
+  return Eigen::internal::pload<Packet>(tmp);
+}
+
+struct LoadBF16 {
+  static Packet packet(const uint8_t* row, Index k) {
+    const auto* p = row + 2 * k;
+#if defined(EIGEN_VECTORIZE_AVX512)
+    static_assert(kLanes == 16);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
+#elif defined(EIGEN_VECTORIZE_AVX2)
+    static_assert(kLanes == 8);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
+#else
+    (void)p;
+    return packet_via_buffer<bf16_to_fp32>(row, k);
+#endif
+  }
+  static float scalar(const uint8_t* row, Index k) { return bf16_to_fp32(u16_at(row, k)); }
+};
+
+struct LoadF16 {
+  static Packet packet(const uint8_t* row, Index k) {
+    const auto* p = row + 2 * k;
+#if defined(EIGEN_VECTORIZE_AVX512)
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p));
+#elif defined(EIGEN_VECTORIZE_AVX) && defined(__F16C__)
+    static_assert(kLanes == 8);
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p));
+#else
+    (void)p;
+    return packet_via_buffer<fp16_to_fp32>(row, k);
+#endif
+  }
+  static float scalar(const uint8_t* row, Index k) { return fp16_to_fp32(u16_at(row, k)); }
+};
 
 // y[m0+i, n0+j] for i < NX, j < NW: NX x NW accumulators of kLanes lanes along the input.
 // Each element's arithmetic (lane sums, fixed reduction, scalar tail) never depends on NX,
 // NW or the neighbours, which is what makes linear(RowStable) row-stable.
-template <int NX, int NW>
-void row_stable_tile(const Mat& x, const Mat& w, Mat& y, Eigen::Index m0, Eigen::Index n0) {
-  const Eigen::Index K = x.cols(), Kv = K / kLanes * kLanes;
+template <class L, int NX, int NW>
+void row_stable_tile(const Mat& x, const uint8_t* const* wr, Mat& y, Index m0, Index n0) {
+  const Index K = x.cols(), Kv = K / kLanes * kLanes;
   Packet acc[NX][NW];
   for (int i = 0; i < NX; ++i)
     for (int j = 0; j < NW; ++j) acc[i][j] = Eigen::internal::pset1<Packet>(0.f);
   const float* xr[NX];
-  const float* wr[NW];
   for (int i = 0; i < NX; ++i) xr[i] = x.row(m0 + i).data();
-  for (int j = 0; j < NW; ++j) wr[j] = w.row(n0 + j).data();
-  for (Eigen::Index k = 0; k < Kv; k += kLanes) {
+  for (Index k = 0; k < Kv; k += kLanes) {
     Packet xp[NX];
     for (int i = 0; i < NX; ++i) xp[i] = Eigen::internal::ploadu<Packet>(xr[i] + k);
     for (int j = 0; j < NW; ++j) {
-      const Packet wp = Eigen::internal::ploadu<Packet>(wr[j] + k);
+      const Packet wp = L::packet(wr[j], k);
       for (int i = 0; i < NX; ++i) acc[i][j] = Eigen::internal::pmadd(xp[i], wp, acc[i][j]);
     }
   }
   for (int i = 0; i < NX; ++i)
     for (int j = 0; j < NW; ++j) {
       float sum = Eigen::internal::predux(acc[i][j]);
-      for (Eigen::Index k = Kv; k < K; ++k) sum += xr[i][k] * wr[j][k];
+      for (Index k = Kv; k < K; ++k) sum += xr[i][k] * L::scalar(wr[j], k);
       y(m0 + i, n0 + j) = sum;
     }
 }
 
-template <int NW>
-void row_stable_rows(const Mat& x, const Mat& w, Mat& y, Eigen::Index m0, Eigen::Index m1, Eigen::Index n0) {
-  Eigen::Index m = m0;
-  for (; m + 4 <= m1; m += 4) row_stable_tile<4, NW>(x, w, y, m, n0);
+template <class L, int NW>
+void row_stable_rows(const Mat& x, const uint8_t* const* wr, Mat& y, Index m0, Index m1, Index n0) {
+  Index m = m0;
+  for (; m + 4 <= m1; m += 4) row_stable_tile<L, 4, NW>(x, wr, y, m, n0);
   switch (m1 - m) {
-    case 3: row_stable_tile<3, NW>(x, w, y, m, n0); break;
-    case 2: row_stable_tile<2, NW>(x, w, y, m, n0); break;
-    case 1: row_stable_tile<1, NW>(x, w, y, m, n0); break;
+    case 3: row_stable_tile<L, 3, NW>(x, wr, y, m, n0); break;
+    case 2: row_stable_tile<L, 2, NW>(x, wr, y, m, n0); break;
+    case 1: row_stable_tile<L, 1, NW>(x, wr, y, m, n0); break;
     default: break;
   }
 }
@@ -134,38 +202,105 @@ void row_stable_rows(const Mat& x, const Mat& w, Mat& y, Eigen::Index m0, Eigen:
 constexpr int kTileCols = 6;
 
 // Dispatches the last, narrower column block to its own instantiation.
-template <int NW = kTileCols>
-void row_stable_cols(const Mat& x, const Mat& w, Mat& y, Eigen::Index m0, Eigen::Index m1, Eigen::Index n0,
-                     Eigen::Index nw) {
+template <class L, int NW = kTileCols>
+void row_stable_cols(const Mat& x, const uint8_t* const* wr, Mat& y, Index m0, Index m1, Index n0, Index nw) {
   if constexpr (NW == 1) {
-    row_stable_rows<1>(x, w, y, m0, m1, n0);
+    row_stable_rows<L, 1>(x, wr, y, m0, m1, n0);
   } else {
-    if (nw == NW) return row_stable_rows<NW>(x, w, y, m0, m1, n0);
-    row_stable_cols<NW - 1>(x, w, y, m0, m1, n0, nw);
+    if (nw == NW) return row_stable_rows<L, NW>(x, wr, y, m0, m1, n0);
+    row_stable_cols<L, NW - 1>(x, wr, y, m0, m1, n0, nw);
   }
 }
 
-void linear_row_stable(const Mat& x, const Mat& w, Mat& y) {
-  const Eigen::Index M = x.rows(), N = w.rows();
-  require(x.cols() == w.cols(), "linear: input width " + std::to_string(x.cols()) + " but weight rows of " +
-                                    std::to_string(w.cols()));
+// The weight operand as the kernels see it: rows of `row_bytes` bytes from `base`.
+struct WeightRows {
+  const uint8_t* base;
+  size_t row_bytes;
+  Index rows, cols;
+};
+
+// Weights stream once per chunk of 64 rows (whose inputs stay in L2); column blocks of
+// kTileCols weight rows are spread over the threads. Decode (when not null) turns a block's
+// weight rows into fp32 first (types without a direct loader); the arithmetic is then LoadF32's.
+template <class L>
+void row_stable(const Mat& x, const WeightRows& w, Mat& y, const WeightMatrix* decode = nullptr) {
+  const Index M = x.rows(), N = w.rows, K = w.cols;
+  require(x.cols() == K, "linear: input width " + std::to_string(x.cols()) + " but weight rows of " + std::to_string(K));
   y.resize(M, N);
-  constexpr Eigen::Index kChunk = 64;  // rows whose inputs stay in L2 while the weights stream by
-  const Eigen::Index n_blocks = (N + kTileCols - 1) / kTileCols;
-  for (Eigen::Index c0 = 0; c0 < M; c0 += kChunk) {
-    const Eigen::Index c1 = std::min(M, c0 + kChunk);
-#pragma omp parallel for schedule(static) if (n_blocks > 16)
-    for (Eigen::Index b = 0; b < n_blocks; ++b) {
-      const Eigen::Index n0 = kTileCols * b;
-      row_stable_cols(x, w, y, c0, c1, n0, std::min<Eigen::Index>(kTileCols, N - n0));
+  constexpr Index kChunk = 64;
+  const Index n_blocks = (N + kTileCols - 1) / kTileCols;
+  for (Index c0 = 0; c0 < M; c0 += kChunk) {
+    const Index c1 = std::min(M, c0 + kChunk);
+#pragma omp parallel if (n_blocks > 16)
+    {
+      std::vector<float> decoded(decode ? size_t(kTileCols * K) : 0);  // once per thread and chunk
+#pragma omp for schedule(static)
+      for (Index b = 0; b < n_blocks; ++b) {
+        const Index n0 = kTileCols * b, nw = std::min<Index>(kTileCols, N - n0);
+        const uint8_t* wr[kTileCols];
+        if (decode) {
+          decode->decode_rows(n0, nw, decoded.data());
+          for (Index j = 0; j < nw; ++j) wr[j] = reinterpret_cast<const uint8_t*>(decoded.data() + j * K);
+        } else {
+          for (Index j = 0; j < nw; ++j) wr[j] = w.base + size_t(n0 + j) * w.row_bytes;
+        }
+        row_stable_cols<L>(x, wr, y, c0, c1, n0, nw);
+      }
     }
   }
 }
 
+void linear_row_stable(const Mat& x, const WeightMatrix& w, Mat& y) {
+  const WeightRows rows{w.empty() ? nullptr : w.row_data(0), w.row_bytes(), w.rows(), w.cols()};
+  switch (w.type()) {
+    case GgmlType::F32: return row_stable<LoadF32>(x, rows, y);
+    case GgmlType::BF16: return row_stable<LoadBF16>(x, rows, y);
+    case GgmlType::F16: return row_stable<LoadF16>(x, rows, y);
+    default: return row_stable<LoadF32>(x, rows, y, &w);  // block types: decoded a tile at a time
+  }
+}
+
+// Gemm on a compact matrix: panels of weight rows decoded to fp32 (a few MB, reused), each
+// multiplied by Eigen's GEMM. The decoding is O(N K), small beside the O(M N K) product.
+void linear_gemm_decoded(const Mat& x, const WeightMatrix& w, Mat& y) {
+  const Index M = x.rows(), N = w.rows(), K = w.cols();
+  require(x.cols() == K, "linear: input width " + std::to_string(x.cols()) + " but weight rows of " + std::to_string(K));
+  y.resize(M, N);
+  const Index panel = std::clamp<Index>((Index(1) << 20) / std::max<Index>(K, 1), 64, 4096);  // ~4 MB of fp32
+  thread_local Mat scratch;
+  Mat& buf = scratch;  // the calling thread's: the parallel loop below must not see its own
+  buf.resize(std::min(panel, N), K);
+  for (Index n0 = 0; n0 < N; n0 += panel) {
+    const Index nb = std::min(panel, N - n0);
+#pragma omp parallel for schedule(static) if (nb * K > (Index(1) << 16))
+    for (Index r = 0; r < nb; r += 16) w.decode_rows(n0 + r, std::min<Index>(16, nb - r), buf.row(r).data());
+    y.middleCols(n0, nb).noalias() = x * buf.topRows(nb).transpose();
+  }
+}
+
+// Below this many input rows a compact matrix goes through the row-stable kernel even for
+// Gemm: decoding whole panels would cost more than the product.
+constexpr Index kGemmMinRows = 64;
+
 }  // namespace
 
+void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm) {
+  if (w.type() == GgmlType::F32) {
+    if (mm == Matmul::RowStable) return linear_row_stable(x, w, y);
+    require(x.cols() == w.cols(), "linear: input width " + std::to_string(x.cols()) + " but weight rows of " +
+                                      std::to_string(w.cols()));
+    y.noalias() = x * w.f32().transpose();
+    return;
+  }
+  if (mm == Matmul::RowStable || x.rows() < kGemmMinRows) return linear_row_stable(x, w, y);
+  linear_gemm_decoded(x, w, y);
+}
+
 void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm) {
-  if (mm == Matmul::RowStable) return linear_row_stable(x, w, y);
+  if (mm == Matmul::RowStable) {
+    const WeightRows rows{reinterpret_cast<const uint8_t*>(w.data()), size_t(w.cols()) * sizeof(float), w.rows(), w.cols()};
+    return row_stable<LoadF32>(x, rows, y);
+  }
   y.noalias() = x * w.transpose();
 }
 

@@ -18,7 +18,13 @@ namespace cokv {
 //    bits do not depend on its batch; weights stream once per 64 rows, no packing. Decode.
 enum class Matmul { Gemm, RowStable };
 
-// Y = X W^T for a weight stored [out, in] (ggml layout).
+// Y = X W^T for a weight stored [out, in] (ggml layout), in any storage type. F32, BF16 and
+// F16 have direct kernels (the compact types convert exactly to fp32 and accumulate in fp32,
+// so they give the bits of their fp32 decoding); other types are decoded a tile (RowStable) or
+// a panel (Gemm) at a time. Row-stable for every type. Gemm on a compact matrix with fewer
+// than 64 rows takes the row-stable kernel (decoding panels would cost more than the product).
+void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm = Matmul::Gemm);
+// The same for a plain fp32 matrix (tests, benchmarks).
 void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm = Matmul::Gemm);
 
 // How matmul inputs are rounded. ggml (llama.cpp) multiplies block-quantised weights with

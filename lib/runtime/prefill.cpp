@@ -9,7 +9,16 @@ namespace cokv {
 
 void ModelHeadProjection::project(int il, int h, const Mat& rows, Mat& out) const {
   const int D = m_.cfg.head_dim;
-  out.noalias() = rows * m_.w.layers[il].wo.middleCols(size_t(h) * D, D).transpose();
+  const WeightMatrix& wo = m_.w.layers[il].wo;
+  if (wo.type() == GgmlType::F32) {
+    out.noalias() = rows * wo.f32().middleCols(size_t(h) * D, D).transpose();
+    return;
+  }
+  if (decoded_layer_ != il) {  // compact weights: decode the layer's Wo once for all its heads
+    wo.as_f32(decoded_);
+    decoded_layer_ = il;
+  }
+  out.noalias() = rows * decoded_.middleCols(size_t(h) * D, D).transpose();
 }
 
 int argmax(std::span<const float> v) {
@@ -60,13 +69,16 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
   require(T > 0, "prefill: empty prompt");
   require(T <= std::max(c.n_ctx_train, 1) * 4,
           "prefill: prompt of " + std::to_string(T) + " tokens is far beyond the model's context");
+  require(c.sliding_window == 0 || T <= c.sliding_window,
+          "prefill: prompt of " + std::to_string(T) + " tokens is longer than the model's sliding window (" +
+              std::to_string(c.sliding_window) + "), which cokv does not implement");
   const int D = c.head_dim, H = c.n_heads, G = c.n_kv_heads;
 
   Mat x(T, c.hidden);
   for (int t = 0; t < T; ++t) {
     require(tokens[t] >= 0 && tokens[t] < c.n_vocab, "prefill: token id " + std::to_string(tokens[t]) +
                                                          " outside the vocabulary");
-    x.row(t) = m.w.tok_embd.row(tokens[t]);
+    m.w.tok_embd.decode_rows(tokens[t], 1, x.row(t).data());
   }
   RopeTable rope;
   rope.build(c, T);

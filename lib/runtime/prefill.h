@@ -33,6 +33,8 @@ class ModelHeadProjection : public HeadProjection {
 
  private:
   const Model& m_;
+  mutable Mat decoded_;           // [E, H*D] Wo of decoded_layer_ in fp32 (compact weights only)
+  mutable int decoded_layer_ = -1;
 };
 
 // Observes each layer during prefill (BaKlaVa-style profiling), without a second model.
