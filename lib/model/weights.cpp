@@ -246,6 +246,8 @@ int64_t WeightMemory::bytes(WeightMode m) const {
   return m == WeightMode::Fp32 ? fp32_bytes : bf16_bytes;
 }
 
+namespace {
+
 // a * b and a + b for sizes, saturating at INT64_MAX: a config read from a file may give every
 // dimension up to 2^31, whose products overflow int64 (undefined behaviour; seen while
 // writing fuzz/fuzz_hf_config). The config readers refuse a config whose size saturates.
@@ -257,6 +259,8 @@ int64_t sat_add(int64_t a, int64_t b) {
   int64_t r;
   return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
 }
+
+}  // namespace
 
 WeightMemory weight_memory(const ModelConfig& c) {
   WeightMemory m;
