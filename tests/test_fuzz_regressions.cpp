@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "model/hf_config.h"
 #include "model/model_source.h"
+#include "model/tokenizer.h"
 #include "model/weights.h"
 
 using namespace cokv;
@@ -72,4 +73,20 @@ TEST_CASE("fuzz: the memory report of huge accepted dimensions does not overflow
   const std::string r = memory_report(c);
   // 2 x 2^20 x 2^12 x 2^14 x 4 bytes = 2^49 bytes per token = 2^39 KiB.
   CHECK(r.find("549755813888 KiB per token") != std::string::npos);
+}
+
+// fuzz_hf_tokenizer (its first 47k inputs, a mutated SentencePiece vocabulary): a token typed as
+// a byte whose text is not <0xHH> made std::stoi throw std::invalid_argument out of
+// Tokenizer::from_spec, which decodes every piece. Such a token now decodes to nothing, and
+// tokenizer.json's byte tokens need two hex digits.
+TEST_CASE("fuzz: a byte token whose text is not <0xHH> decodes to nothing", "[fuzz][tokenizer]") {
+  TokenizerSpec s;
+  s.tokens = {"a", "b", "<0xZZ>", "<0x41>", "<0x-1>"};
+  s.token_types = {1, 1, 6, 6, 6};
+  s.missing_special_id = -1;
+  const Tokenizer t = Tokenizer::from_spec(s);
+  CHECK(t.decode({3}) == "A");
+  CHECK(t.decode({2}).empty());
+  CHECK(t.decode({4}).empty());
+  CHECK(t.decode({0, 3, 1}) == "aAb");
 }
