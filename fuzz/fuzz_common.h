@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
-
 
 namespace cokv_fuzz {
 
@@ -42,6 +42,41 @@ inline const std::string& write_input(const uint8_t* data, size_t size, const ch
   }
   return path;
 }
+
+// A folder for readers that take a model folder (config.json, tokenizer.json, safetensors):
+// one per process under $TMPDIR, removed with its files at exit.
+inline const std::string& input_dir() {
+  static const std::string path = [] {
+    const char* dir = std::getenv("TMPDIR");
+    std::string p = std::string(dir && *dir ? dir : "/tmp") + "/cokv-fuzz-" + std::to_string(::getpid()) + ".d";
+    std::filesystem::create_directories(p);
+    static std::string keep;
+    keep = p;
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(keep, ec);
+    });
+    return p;
+  }();
+  return path;
+}
+
+// Writes `bytes` as `name` in input_dir() (plain write, no fsync); returns its path.
+inline std::string write_in_dir(const std::string& name, std::string_view bytes) {
+  const std::string path = input_dir() + "/" + name;
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  if (!f || (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size()) || std::fclose(f) != 0) {
+    std::perror(path.c_str());
+    std::abort();
+  }
+  return path;
+}
+
+// Removes `name` from input_dir() (absent is fine).
+inline void remove_in_dir(const std::string& name) { ::unlink((input_dir() + "/" + name).c_str()); }
+
+// True when an error message names `path` (the contract: errors name the file).
+inline bool names_file(const char* what, const std::string& path) { return std::string_view(what).find(path) != std::string_view::npos; }
 
 // Stops the run with a message when a property the target checks does not hold (libFuzzer
 // saves the input, as for a crash).

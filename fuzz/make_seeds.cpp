@@ -3,8 +3,9 @@
 // metadata key; the first 512 tokens and the merges among them; the first tensors at small
 // shapes), the dequantisation golden blocks of tests/data/dequant as tensors, tokenizer texts
 // from tests/data/reference, the LongBench fixtures, metric pairs as prediction files, budget
-// tables and journals written by cokv's own writers. scripts/fuzz runs it before each target,
-// so nothing large is kept in the repository.
+// tables and journals written by cokv's own writers, the tiny Hugging Face checkpoints'
+// config.json, tokenizer files and safetensors (tests/data/hf). scripts/fuzz runs it before
+// each target, so nothing large is kept in the repository.
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "../tests/gguf_writer.h"
+#include "../tests/safetensors_writer.h"
 #include "core/error.h"
 #include "core/file_bytes.h"
 #include "core/paths.h"
@@ -23,6 +25,7 @@
 #include "kv/budget_table.h"
 #include "model/dequant.h"
 #include "model/gguf.h"
+#include "model/safetensors.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -232,6 +235,75 @@ void journal_seeds(const fs::path& dir) {
   put(dir, "journal_cut", full.substr(0, full.size() - 9));
 }
 
+const std::string kHf = kData + "/hf";
+const char* const kHfFolders[] = {"llama31_tiny", "metaspace_tokenizer", "mistral_tiny", "qwen2_tiny"};
+
+// config.json of every tiny checkpoint and of docs/model-configs (Llama-3 and 3.1 8B).
+void hf_config_seeds(const fs::path& dir) {
+  for (const char* f : kHfFolders)
+    if (fs::exists(kHf + "/" + f + "/config.json"))
+      put(dir, f, cokv::read_file_bytes(kHf + "/" + f + "/config.json"));
+  for (const auto& e : fs::directory_iterator(std::string(COKV_SOURCE_DIR) + "/docs/model-configs"))
+    if (fs::exists(e.path() / "config.json")) put(dir, e.path().filename().string(), cokv::read_file_bytes((e.path() / "config.json").string()));
+}
+
+// tokenizer.json with the vocabulary cut to ids below `n` and the merges among the kept
+// tokens (written compactly): a small valid tokenizer, fast to mutate.
+std::string shrunk_tokenizer(const std::string& text, int64_t n) {
+  json t = json::parse(text);
+  json& model = t["model"];
+  json vocab = json::object();
+  for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it)
+    if (it.value().get<int64_t>() < n) vocab[it.key()] = it.value();
+  json merges = json::array();
+  for (const auto& m : model["merges"]) {
+    const std::string s = m.is_string() ? m.get<std::string>() : m[0].get<std::string>() + " " + m[1].get<std::string>();
+    const size_t sp = s.find(' ');
+    if (vocab.contains(s.substr(0, sp)) && vocab.contains(s.substr(sp + 1)) && vocab.contains(s.substr(0, sp) + s.substr(sp + 1)))
+      merges.push_back(m);
+  }
+  model["vocab"] = vocab;
+  model["merges"] = merges;
+  json added = json::array();
+  for (const auto& a : t["added_tokens"])
+    if (a["id"].get<int64_t>() < n) added.push_back(a);
+  t["added_tokens"] = added;
+  return t.dump();
+}
+
+// Each tokenizer folder as the target reads it: tokenizer.json, NUL, tokenizer_config.json,
+// NUL, generation_config.json (whole, then shrunk to 128 ids).
+void hf_tokenizer_seeds(const fs::path& dir) {
+  for (const char* f : kHfFolders) {
+    const std::string d = kHf + "/" + f + "/";
+    const std::string tj = cokv::read_file_bytes(d + "tokenizer.json");
+    std::string rest;
+    for (const char* name : {"tokenizer_config.json", "generation_config.json"})
+      if (fs::exists(d + name)) rest += std::string(1, '\0') + cokv::read_file_bytes(d + name);
+    put(dir, f, tj + rest);
+    put(dir, std::string(f) + "_128", shrunk_tokenizer(tj, 128) + rest);
+  }
+}
+
+// Safetensors: the qwen2_tiny checkpoint whole (it loads against its config) and cut short,
+// mistral_tiny's index (the target keeps its shards beside it) and first shard, and a small
+// file with one tensor of every dtype.
+void safetensors_seeds(const fs::path& dir) {
+  const std::string qwen = cokv::read_file_bytes(kHf + "/qwen2_tiny/model.safetensors");
+  put(dir, "qwen2_tiny", qwen);
+  put(dir, "qwen2_tiny_cut", qwen.substr(0, qwen.size() / 2));
+  put(dir, "mistral_index", cokv::read_file_bytes(kHf + "/mistral_tiny/model.safetensors.index.json"));
+  put(dir, "mistral_shard1", cokv::read_file_bytes(kHf + "/mistral_tiny/model-00001-of-00003.safetensors"));
+  std::vector<st_test::Tensor> ts;
+  for (const char* dtype : {"BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "I16", "U16", "F16", "BF16", "I32", "U32",
+                            "F32", "F64", "I64", "U64"}) {
+    const size_t n = 2 * 3 * cokv::safetensors_dtype_size(dtype);
+    ts.push_back({std::string("t.") + dtype, dtype, {2, 3}, std::vector<uint8_t>(n, uint8_t(0x3c))});
+  }
+  ts.push_back({"empty", "F32", {0, 4}, {}});
+  put(dir, "every_dtype", bytes_of(st_test::image(ts)));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -247,6 +319,9 @@ int main(int argc, char** argv) {
     record_seeds(out / "records");
     score_seeds(out / "score_file");
     journal_seeds(out / "journal");
+    hf_config_seeds(out / "hf_config");
+    hf_tokenizer_seeds(out / "hf_tokenizer");
+    safetensors_seeds(out / "safetensors");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "cokv-fuzz-seeds: %s\n", e.what());
     return 1;
