@@ -161,9 +161,10 @@ if chosen:
             if d.startswith("eval-") and have(f"{tr}/{d}/scores.json"):
                 md += [f"Evaluated on {d[5:]}:", "", results_table(load(f"{tr}/{d}/scores.json")), ""]
 
-    est = f"{out}/{c}/estimators"
+    ec = os.environ.get("EST_CATEGORY", "code")
+    est = f"{out}/{ec}/estimators"
     if have(est):
-        md += ["## Estimators at equal evaluations", "",
+        md += [f"## Estimators at equal evaluations ({ec})", "",
                "Two chains each, the same evaluations per chain, "
                f"`--max-records {os.environ.get('EST_RECORDS', '4')}`; agreement = mean |chain 0 - chain 1| over heads, "
                "also relative to the spread (standard deviation over heads) of the estimate, since permutation "
