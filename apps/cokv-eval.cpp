@@ -34,11 +34,12 @@ void setup_run(CLI::App& app) {
       app.add_subcommand("run", "Evaluate KV methods x budgets on a LongBench-format suite (resumable)");
   args->backend.model_path = cokv::default_model_path();
   cmd->add_option("--model", args->backend.model_path, "GGUF file or Hugging Face folder")->capture_default_str();
-  cmd->add_option("--weights", args->weights, "Weights in memory: fp32 | bf16 | auto (fp32 up to 4 GiB of fp32 weights)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+  cmd->add_option("--weights", args->weights, "weights in memory: fp32 (the reference) | bf16 | q8_0 | file (kept as the file stores them, the "
+                 "smallest) | auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
+      ->check(CLI::IsMember(cokv::weight_mode_names()))
       ->capture_default_str();
-  cmd->add_option("--backend", args->backend_kind, "Runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+  cmd->add_option("--backend", args->backend_kind, "Runtime: " + cokv::backend_help())
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}))
       ->capture_default_str();
   cmd->add_option("--utility", args->utility,
                   "metric: greedy output scored by the dataset metric | loglik: mean gold-answer log-likelihood")

@@ -19,8 +19,8 @@ int main(int argc, char** argv) {
   app.add_option("--model", bo.model_path,
                  "GGUF file or Hugging Face folder (config.json, safetensors, tokenizer.json); "
                  "default: the model scripts/setup fetched");
-  app.add_option("--backend", backend, "auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--backend", backend, cokv::backend_help())
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}));
   app.add_option("--prompt", prompt, "prompt text (required unless --dry-run)");
   app.add_flag("--chat", chat, "wrap the prompt in the model's chat template as a user turn");
   app.add_option("--max-new", max_new, "maximum new tokens")->check(CLI::Range(1, 100000));
@@ -30,9 +30,9 @@ int main(int argc, char** argv) {
                  "fp32: exact arithmetic on the dequantised weights; ggml: round activations like llama.cpp")
       ->check(CLI::IsMember({"fp32", "ggml"}));
   app.add_option("--weights", weights,
-                 "weights in memory: fp32 (the reference) | bf16 (F16 tensors stay F16; fp32 accumulation) | "
-                 "auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+                 "weights in memory: fp32 (the reference) | bf16 | q8_0 | file (kept as the file stores them, the "
+                 "smallest) | auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
+      ->check(CLI::IsMember(cokv::weight_mode_names()))
       ->capture_default_str();
   app.add_flag("--dry-run", dry_run, "print the memory the model needs in each --weights mode, load nothing");
   CLI11_PARSE(app, argc, argv);

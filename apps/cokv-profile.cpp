@@ -71,8 +71,8 @@ int run_merge(int argc, char** argv) {
   app.add_option("--out", out, "output folder")->required();
   app.add_option("--model", model, "model path (default: as the first shard recorded it)");
   app.add_option("--longbench", longbench, "suite path (default: as the first shard recorded it)");
-  app.add_option("--backend", backend, "auto | cpu | cuda (default: the shards')")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--backend", backend, "auto | cpu | cuda | cuda-emu (default: the shards')")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}));
   app.add_option("--threads", ov.threads, "OpenMP threads (0: OpenMP default)");
   app.add_option("--batch", ov.batch, "coalitions per batched decode (0: the run's)");
   CLI11_PARSE(app, argc, argv);
@@ -155,18 +155,26 @@ int main(int argc, char** argv) {
   std::string shard;
   app.add_option("--model", o.backend.model_path,
                  "GGUF file or Hugging Face folder (default: the model scripts/setup fetched)");
-  app.add_option("--weights", weights, "weights in memory: fp32 | bf16 | auto (fp32 up to 4 GiB of fp32 weights)")
-      ->check(CLI::IsMember({"fp32", "bf16", "auto"}))
+  app.add_option("--weights", weights, "weights in memory: fp32 (the reference) | bf16 | q8_0 | file (kept as the file stores them, the "
+                 "smallest) | auto (fp32 up to 4 GiB of fp32 weights, else bf16)")
+      ->check(CLI::IsMember(cokv::weight_mode_names()))
       ->capture_default_str();
-  app.add_option("--backend", backend, "runtime: auto | cpu | cuda (this build: " + cokv::built_backends() + ")")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  app.add_option("--backend", backend, "runtime: " + cokv::backend_help())
+      ->check(CLI::IsMember({"auto", "cpu", "cuda", "cuda-emu"}));
+  app.add_option("--devices", o.devices,
+                 "CUDA: device ordinals, e.g. 0,1,2,3: one model replica per device, coalition batches shared "
+                 "out from one queue (the scores do not depend on the number of devices)")
+      ->delimiter(',');
   app.add_option("--longbench", o.longbench_dir, "LongBench-format folder (data/, config/)")->required();
   auto* cat =
       app.add_option("--category", o.category, "task category (pools its datasets' validation records)");
   auto* ds = app.add_option("--dataset", o.dataset, "one dataset");
   cat->excludes(ds);
-  app.add_option("--method", method, "ssv | permutation | regression | exact | baklava | taskkv")
-      ->check(CLI::IsMember({"ssv", "permutation", "regression", "exact", "baklava", "taskkv"}));
+  app.add_option("--method", method,
+                 "ssv (CoKV's Sliced Shapley Value: the default, see docs/study.md) | permutation | regression | "
+                 "exact | baklava | taskkv")
+      ->check(CLI::IsMember({"ssv", "permutation", "regression", "exact", "baklava", "taskkv"}))
+      ->capture_default_str();
   app.add_option("--utility", utility,
                  "metric (dataset metric of greedy output, CoKV) | loglik (gold answer)")
       ->check(CLI::IsMember({"metric", "loglik"}));

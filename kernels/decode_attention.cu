@@ -52,11 +52,14 @@ DecodePlan::DecodePlan(std::span<const DecodeSet> sets, std::span<const DecodeRe
     while (i1 < by_set.size() && reads[by_set[i1]].set == s) ++i1;
     const DecodeSet& set = sets[s];
     for (int c = 0; c * chunk < vecs_[i0].n_visible; ++c) {
-      const int key0 = c * chunk, n_keys = std::min(chunk, set.n_keys - key0);
+      const int key0 = c * chunk;
       size_t seeing = i0;
       while (seeing < i1 && vecs_[seeing].n_visible > key0) ++seeing;
+      // A job loads only keys one of its vectors sees (its first sees the most): a set may be
+      // longer than what is written yet (a policy's generated keys), and an invisible key's
+      // weight 0 times an unwritten value could be NaN. Skipped tiles would add exactly 0.
       for (size_t v0 = i0; v0 < seeing; v0 += kDecVectors)
-        jobs_.push_back({set.k, set.v, set.stride, key0, n_keys, int(v0),
+        jobs_.push_back({set.k, set.v, set.stride, key0, std::min(chunk, vecs_[v0].n_visible - key0), int(v0),
                          int(std::min<size_t>(kDecVectors, seeing - v0)), c});
     }
     i0 = i1;

@@ -137,7 +137,7 @@ TEST_CASE("input: a 2000-character dataset name is printed whole", "[input]") {
 TEST_CASE("input: a table with a number beyond double range, or without tables, names the file", "[input]") {
   const fs::path dir = scratch("tables");
   BudgetTable t;
-  t.model = {"m", "llama", 1, 2, 2, 4, ""};
+  t.model = {"m", "llama", 1, 2, 2, 4, "", "", ""};
   t.method = {{"name", "cokv"}};
   t.scores = {0.5, 0.25};
   t.tables.push_back({8, std::nullopt, {8, 8}, json::object()});
@@ -286,7 +286,7 @@ namespace {
 BudgetTable mean16_table(const Model& m, const std::string& sha, bool spread) {
   const int n = m.cfg.n_kv_players();
   BudgetTable t;
-  t.model = {m.cfg.name, m.cfg.arch, m.cfg.n_layers, m.cfg.n_heads, m.cfg.n_kv_heads, m.cfg.head_dim, sha};
+  t.model = {m.cfg.name, m.cfg.arch, m.cfg.n_layers, m.cfg.n_heads, m.cfg.n_kv_heads, m.cfg.head_dim, sha, "", ""};
   t.method = {{"name", "cokv"}};
   t.scores.assign(n, 0.0);
   BudgetLevel lv;

@@ -13,8 +13,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Bottom to top. apps/ sits above everything.
-const std::vector<std::string> kOrder = {"core",   "model",  "data", "kv",      "runtime",
+// Bottom to top. apps/ sits above everything. kernels/ (top level, not under lib/) is the CUDA
+// kernels, which include only core/error.h; lib/runtime/cuda/ includes them.
+const std::vector<std::string> kOrder = {"core", "kernels", "model",  "data",    "kv",  "runtime",
                                          "export", "report", "eval", "profile", "apps"};
 
 int rank_of(const std::string& folder) {

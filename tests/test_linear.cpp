@@ -82,8 +82,38 @@ WeightMatrix q8_0_matrix(const Mat& m) {
   return w;
 }
 
+// Q4_0 / Q4_1 rows as llama-quantize writes them (ggml-quants.c quantize_row_q4_*_ref):
+// Q4_0 d = max / -8 (max: the value of largest magnitude), q = min(15, x / d + 8.5);
+// Q4_1 d = (max - min) / 15, m = min, q = min(15, (x - min) / d + 0.5).
+WeightMatrix q4_matrix(const Mat& m, bool with_min) {
+  WeightMatrix w(with_min ? GgmlType::Q4_1 : GgmlType::Q4_0, m.rows(), m.cols());
+  const int head = with_min ? 4 : 2;
+  for (Eigen::Index r = 0; r < m.rows(); ++r) {
+    uint8_t* p = w.row_data(r);
+    for (Eigen::Index b = 0; b < m.cols() / 32; ++b, p += head + 16) {
+      const float* x = m.row(r).data() + b * 32;
+      float lo = x[0], hi = x[0], amax = 0, maxv = 0;
+      for (int i = 0; i < 32; ++i) {
+        lo = std::min(lo, x[i]), hi = std::max(hi, x[i]);
+        if (std::abs(x[i]) > amax) amax = std::abs(x[i]), maxv = x[i];
+      }
+      const float d = with_min ? (hi - lo) / 15 : maxv / -8, id = d != 0 ? 1 / d : 0;
+      const uint16_t dh = fp32_to_fp16(d), mh = fp32_to_fp16(lo);
+      std::memcpy(p, &dh, 2);
+      if (with_min) std::memcpy(p + 2, &mh, 2);
+      auto q = [&](float v) {
+        const float t = with_min ? (v - lo) * id + 0.5f : v * id + 8.5f;
+        return uint8_t(std::min(15, int(t)));
+      };
+      for (int i = 0; i < 16; ++i) p[head + i] = uint8_t(q(x[i]) | q(x[i + 16]) << 4);
+    }
+  }
+  return w;
+}
+
 std::vector<WeightMatrix> compact_types(const Mat& w) {
-  return {WeightMatrix::from_f32(w, GgmlType::BF16), WeightMatrix::from_f32(w, GgmlType::F16), q8_0_matrix(w)};
+  return {WeightMatrix::from_f32(w, GgmlType::BF16), WeightMatrix::from_f32(w, GgmlType::F16), q8_0_matrix(w),
+          q4_matrix(w, false), q4_matrix(w, true)};
 }
 
 }  // namespace
@@ -127,6 +157,37 @@ TEST_CASE("compact weights: a row's bits do not depend on its batch or the threa
     linear(x, c, y, Matmul::RowStable);
     omp_set_num_threads(saved);
     REQUIRE(y == all);
+  }
+}
+
+TEST_CASE("compact weights: each type against the fp32 weights within its rounding bound", "[linear]") {
+  // Against the unrounded fp32 matrix the only error is the weights' rounding: for output
+  // (i, n) |y - y_fp32| <= sum_k |x_ik| e_nk, where e_nk bounds weight (n, k)'s rounding
+  // error: half a step of its block (Q8_0: d/2; Q4_0/Q4_1: d/2, plus Q4_1's fp16-rounded
+  // minimum, and Q4_0's largest value clipped to 7 steps: up to one step d), half an ulp
+  // (bf16: up to 2^-8 of the weight, 8 significant bits; f16: 2^-11). The bound is computed per element from the decoded matrix
+  // (|decoded - w| per weight is the e_nk actually made), plus fp32 summation slack
+  // (4 K ulp of sum_k |x_ik w_nk|). A kernel that read a wrong block, nibble or scale breaks it
+  // by orders of magnitude; the decoded error itself is also checked against the type's step.
+  const int M = 9, N = 37, K = 576;
+  const Mat x = random_mat(M, K, 11), w = random_mat(N, K, 12);
+  Mat ref;
+  linear(x, w, ref, Matmul::RowStable);
+  for (const WeightMatrix& c : compact_types(w)) {
+    INFO("type " << ggml_type_name(c.type()));
+    Mat decoded(N, K), got;
+    c.decode_rows(0, N, decoded.data());
+    const Mat err = (decoded - w).cwiseAbs();
+    // Per-type step check: the largest weight error relative to the block's largest |w|.
+    const double rel = err.maxCoeff() / w.cwiseAbs().maxCoeff();
+    const double step = c.type() == GgmlType::BF16 ? 1.0 / 256 : c.type() == GgmlType::F16 ? 1.0 / 2048
+                        : c.type() == GgmlType::Q8_0 ? 1.0 / 127 : 2.0 / 15;
+    CHECK(rel <= step);
+    linear(x, c, got, Matmul::RowStable);
+    const Mat bound = x.cwiseAbs() * err.transpose();
+    const Mat slack = (x.cwiseAbs() * w.cwiseAbs().transpose()) * (4.f * K * std::numeric_limits<float>::epsilon());
+    const Mat excess = (got - ref).cwiseAbs() - bound - slack;
+    CHECK(excess.maxCoeff() <= 0.f);
   }
 }
 

@@ -18,6 +18,11 @@ struct EmuEvent {
 namespace {
 
 thread_local cuda::cudaError_t t_last_error = cuda::cudaSuccess;
+// The emulated machine has kDevices identical devices (one process driving several of them is
+// what cokv-profile --devices does); the current one is per host thread, as in CUDA. They share
+// the host's memory: a device id only selects, it separates nothing.
+constexpr int kDevices = 8;
+thread_local int t_device = 0;
 
 // A device allocation: the bytes end just before an inaccessible page (reads and writes far
 // past the end fault at once); the slack between the end and the page, left by CUDA's
@@ -57,6 +62,8 @@ const char* cudaGetErrorString(cudaError_t e) {
       return "out of memory (emulated)";
     case cudaErrorInvalidConfiguration:
       return "invalid configuration argument (emulated launch)";
+    case cudaErrorInvalidDevice:
+      return "invalid device ordinal (emulated: devices 0..7)";
     case cudaErrorInvalidDevicePointer:
       return "invalid device pointer (emulated)";
     case cudaErrorNoDevice:
@@ -72,18 +79,22 @@ cudaError_t cudaGetLastError() {
 }
 cudaError_t cudaPeekAtLastError() { return t_last_error; }
 cudaError_t cudaGetDeviceCount(int* n) {
-  *n = 1;
+  *n = kDevices;
   return cudaSuccess;
 }
-cudaError_t cudaSetDevice(int d) { return record(d == 0 ? cudaSuccess : cudaErrorInvalidValue); }
+cudaError_t cudaSetDevice(int d) {
+  if (d < 0 || d >= kDevices) return record(cudaErrorInvalidDevice);
+  t_device = d;
+  return cudaSuccess;
+}
 cudaError_t cudaGetDevice(int* d) {
-  *d = 0;
+  *d = t_device;
   return cudaSuccess;
 }
 
 // Nominal figures of an sm_80-class part; only the benchmark's smoke run reads them.
 cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr attr, int device) {
-  if (device != 0) return record(cudaErrorInvalidValue);
+  if (device < 0 || device >= kDevices) return record(cudaErrorInvalidDevice);
   switch (attr) {
     case cudaDevAttrClockRate:
       *v = 1410000;

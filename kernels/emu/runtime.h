@@ -2,7 +2,8 @@
 // kernel benchmark call, with CUDA's names and signatures. Device memory is host memory
 // (each allocation ends at a guard page, so running past its end faults; the bytes before
 // the page are checked on free); streams and events exist but everything runs at once, in
-// order, on the calling thread. cublasGemmEx multiplies on the CPU (Eigen, fp32).
+// order, on the calling thread. cublasGemmEx multiplies on the CPU (Eigen, fp32). The machine
+// has 8 identical devices; cudaSetDevice selects one per host thread (memory is shared).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,7 @@ enum cudaError_t {
   cudaErrorInvalidConfiguration = 9,
   cudaErrorInvalidDevicePointer = 17,
   cudaErrorNoDevice = 100,
+  cudaErrorInvalidDevice = 101,
 };
 enum cudaMemcpyKind {
   cudaMemcpyHostToHost = 0,

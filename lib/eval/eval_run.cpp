@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -219,7 +220,8 @@ std::vector<LatencyRow> measure_latency(Backend& b, const std::vector<Item>& ite
       r.prefill_ms += prefill_ms;
       r.decode_ms += ms;
       r.n_tokens += int64_t(res[0].tokens.size()) + 1;
-      const size_t gen_bytes = kv_bytes_for(int64_t(res[0].tokens.size() + 1) * c.n_kv_players(), c.head_dim);
+      const size_t gen_bytes =
+          kv_bytes_for(int64_t(res[0].tokens.size() + 1) * c.n_kv_players(), c.head_dim, b.kv_element_bytes());
       r.peak_kv_bytes = std::max(r.peak_kv_bytes, res[0].kv_bytes + gen_bytes);
     }
     if (progress) progress->add(1, "latency");
@@ -272,6 +274,43 @@ void note_changed_methods(const std::set<std::string>& done, const std::vector<R
                       (rm.spec->source.empty() ? "its options" : rm.spec->source + " changed") +
                       "); its predictions are recomputed");
   }
+}
+
+// What ran the evaluation and what it used (the backend's counters over this call's life).
+ordered_json backend_json(const Backend& b) {
+  const BackendCounters c = b.counters();
+  const DeviceInfo d = b.device();
+  ordered_json j;
+  j["kind"] = backend_name(b.kind());
+  j["device"] = d.name;
+  j["weight_bytes"] = c.weight_bytes;
+  j["peak_state_bytes"] = c.peak_state_bytes;
+  j["peak_device_bytes"] = c.peak_device_bytes;
+  j["device_reserved_bytes"] = c.device_reserved_bytes;
+  j["prefills"] = c.prefills;
+  j["decoded_rows"] = c.decoded_rows;
+  j["prefill_s"] = c.prefill_s;
+  j["decode_s"] = c.decode_s;
+  return j;
+}
+
+std::string backend_markdown(const ordered_json& j) {
+  const double mib = 1 << 20;
+  char buf[512];
+  std::snprintf(buf, sizeof buf,
+                "\n## Backend\n\n%s on %s: weights %.1f MiB, prompt states at most %.1f MiB at once",
+                j["kind"].get<std::string>().c_str(), j["device"].get<std::string>().c_str(),
+                j["weight_bytes"].get<double>() / mib, j["peak_state_bytes"].get<double>() / mib);
+  std::string md = buf;
+  if (j["peak_device_bytes"].get<double>() > 0) {
+    std::snprintf(buf, sizeof buf, ", device memory at most %.1f MiB in use (%.1f MiB reserved)",
+                  j["peak_device_bytes"].get<double>() / mib, j["device_reserved_bytes"].get<double>() / mib);
+    md += buf;
+  }
+  std::snprintf(buf, sizeof buf, "; %lld prefills (%.1f s), %lld decoded rows (%.1f s).\n",
+                (long long)j["prefills"].get<int64_t>(), j["prefill_s"].get<double>(),
+                (long long)j["decoded_rows"].get<int64_t>(), j["decode_s"].get<double>());
+  return md + buf;
 }
 
 }  // namespace
@@ -338,6 +377,7 @@ EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progres
   scores["settings"]["benchmark"] = fs::path(opt.benchmark_dir).filename().string();
   scores["settings"]["n_kv_heads_total"] = m.cfg.n_kv_players();
   scores["notes"] = sum.notes;
+  scores["backend"] = backend_json(b);
   write_file_bytes(sum.scores_path, scores.dump(2) + "\n");
 
   std::vector<std::string> plot_files;
@@ -349,6 +389,7 @@ EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progres
     }
   }
   std::string md = eval_results_markdown(table, latency, m.cfg.name, settings, plot_files, m.cfg.n_kv_players());
+  md += backend_markdown(scores["backend"]);
   if (!sum.notes.empty()) {
     md += "\n## Notes\n\n";
     for (const auto& n : sum.notes) md += "- " + n + "\n";

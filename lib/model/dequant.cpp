@@ -10,6 +10,8 @@
 //   Q6_K {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}       16 sub-blocks of 16
 #include "model/dequant.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "core/error.h"
@@ -298,6 +300,19 @@ float bf16_to_fp32(uint16_t h) {
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
+}
+
+void quantize_row_q8_0(const float* x, void* dst, int64_t n) {
+  require(n % 32 == 0, "quantize_row_q8_0: " + std::to_string(n) + " values, not whole blocks of 32");
+  auto* y = static_cast<uint8_t*>(dst);
+  for (int64_t b = 0; b < n / 32; ++b, x += 32, y += 34) {
+    float amax = 0.f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.f, id = d != 0.f ? 1.f / d : 0.f;
+    const uint16_t dh = fp32_to_fp16(d);
+    std::memcpy(y, &dh, 2);
+    for (int i = 0; i < 32; ++i) y[2 + i] = uint8_t(int8_t(std::round(x[i] * id)));
+  }
 }
 
 uint16_t fp32_to_bf16(float f) {

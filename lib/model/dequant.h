@@ -29,6 +29,10 @@ std::vector<float> dequantize_tensor(const GgufTensorInfo& info, const std::stri
 // Same into caller memory of info.n_elements() floats.
 void dequantize_tensor_into(const GgufTensorInfo& info, float* dst, const std::string& file = {});
 
+// Encodes n values (a multiple of 32) as Q8_0 blocks with ggml's reference rule
+// (quantize_row_q8_0_ref: d = max|x| / 127 stored in fp16, q = roundf(x / d)).
+void quantize_row_q8_0(const float* src, void* dst, int64_t n);
+
 float fp16_to_fp32(uint16_t h);   // exact, NaN payloads kept
 uint16_t fp32_to_fp16(float f);   // round to nearest even (as numpy's astype(float16))
 float bf16_to_fp32(uint16_t h);   // exact

@@ -70,6 +70,8 @@ std::string memory_report(const ModelConfig& c) {
   r += "parameters:        " + std::string(params) + "\n";
   r += "weights fp32:      " + gib(m.fp32_bytes) + "\n";
   r += "weights bf16:      " + gib(m.bf16_bytes) + " (matrices 2 bytes, norms and biases fp32)\n";
+  r += "weights q8_0:      " + gib(m.q8_0_bytes) + " (matrices 34 bytes per 32 weights, norms and biases fp32)\n";
+  r += "weights file:      as the file stores its matrices (about the file's size)\n";
   r += "weights auto:      " + std::string(weight_mode_name(m.auto_pick)) + " (fp32 up to " + gib(kAutoFp32Bytes) + " of fp32 weights)\n";
   r += "KV cache (fp32):   " + std::to_string(int64_t(kv_per_token / 1024)) + " KiB per token; " + gib(kv_per_token * c.n_ctx_train) +
        " at the trained context of " + std::to_string(c.n_ctx_train) + " tokens\n";

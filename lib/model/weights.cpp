@@ -97,8 +97,24 @@ std::string shape_msg(TensorNaming n, std::vector<int64_t> shape) {
   return "shape " + dims_str(shape);
 }
 
-GgmlType storage_type(GgmlType stored, WeightMode resolved) {
-  if (resolved == WeightMode::Fp32) return GgmlType::F32;
+// The type a matrix of `cols` columns stored as `stored` is held in under a resolved mode.
+GgmlType storage_type(GgmlType stored, int64_t cols, WeightMode resolved) {
+  const bool blocks_fit = cols % 32 == 0;
+  switch (resolved) {
+    case WeightMode::Fp32: return GgmlType::F32;
+    case WeightMode::Q8_0:
+      if (blocks_fit) return GgmlType::Q8_0;
+      break;
+    case WeightMode::File:
+      switch (stored) {
+        case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16:
+        case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q4_1: return stored;
+        default:
+          if (blocks_fit) return GgmlType::Q8_0;
+      }
+      break;
+    default: break;
+  }
   return stored == GgmlType::F16 ? GgmlType::F16 : GgmlType::BF16;
 }
 
@@ -125,6 +141,10 @@ void run_rows(const Job& j, int64_t r0, int64_t n, std::vector<float>& tmp) {
     dequantize_row(j.src->type, src, tmp.data(), count);
     auto* out = reinterpret_cast<uint16_t*>(dst);
     for (int64_t i = 0; i < count; ++i) out[i] = fp32_to_bf16(tmp[size_t(i)]);
+  } else if (j.dst_type == GgmlType::Q8_0) {
+    tmp.resize(size_t(count));
+    dequantize_row(j.src->type, src, tmp.data(), count);
+    quantize_row_q8_0(tmp.data(), dst, count);
   } else {
     fail(j.src->file, "tensor '" + j.src->name + "'", "a conversion cokv knows",
          std::string(ggml_type_name(j.src->type)) + " -> " + ggml_type_name(j.dst_type));
@@ -161,7 +181,7 @@ class Loader {
            "a type cokv can dequantize (F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q4_K, Q5_K, Q6_K)",
            ggml_type_name(t->type));
     if constexpr (std::is_same_v<T, WeightMatrix>) {
-      target = WeightMatrix(storage_type(t->type, mode_), want[0], want[1]);
+      target = WeightMatrix(storage_type(t->type, want[1], mode_), want[0], want[1]);
       jobs_.push_back({t, target.row_data(0), target.type(), want[0], want[1]});
     } else {
       target.resize(want[0]);
@@ -228,14 +248,20 @@ size_t Weights::n_bytes() const {
 WeightMode parse_weight_mode(const std::string& s) {
   if (s == "fp32") return WeightMode::Fp32;
   if (s == "bf16") return WeightMode::Bf16;
+  if (s == "q8_0") return WeightMode::Q8_0;
+  if (s == "file") return WeightMode::File;
   if (s == "auto") return WeightMode::Auto;
-  fail("--weights", "mode", "fp32, bf16 or auto", "\"" + s + "\"");
+  fail("--weights", "mode", "fp32, bf16, q8_0, file or auto", "\"" + s + "\"");
 }
+
+std::vector<std::string> weight_mode_names() { return {"fp32", "bf16", "q8_0", "file", "auto"}; }
 
 const char* weight_mode_name(WeightMode m) {
   switch (m) {
     case WeightMode::Fp32: return "fp32";
     case WeightMode::Bf16: return "bf16";
+    case WeightMode::Q8_0: return "q8_0";
+    case WeightMode::File: return "file";
     case WeightMode::Auto: return "auto";
   }
   return "?";
@@ -243,7 +269,12 @@ const char* weight_mode_name(WeightMode m) {
 
 int64_t WeightMemory::bytes(WeightMode m) const {
   if (m == WeightMode::Auto) m = auto_pick;
-  return m == WeightMode::Fp32 ? fp32_bytes : bf16_bytes;
+  switch (m) {
+    case WeightMode::Fp32: return fp32_bytes;
+    case WeightMode::Bf16: return bf16_bytes;
+    case WeightMode::Q8_0: return q8_0_bytes;
+    default: fail("weight_memory", "mode", "fp32, bf16, q8_0 or auto (file needs the file's types)", weight_mode_name(m));
+  }
 }
 
 namespace {
@@ -270,6 +301,9 @@ WeightMemory weight_memory(const ModelConfig& c) {
     m.n_params = sat_add(m.n_params, n);
     m.fp32_bytes = sat_add(m.fp32_bytes, sat_mul(4, n));
     m.bf16_bytes = sat_add(m.bf16_bytes, sat_mul(matrix ? 2 : 4, n));
+    const int64_t cols = shape_of(letters, c).back();
+    const int64_t q8 = !matrix ? sat_mul(4, n) : cols % 32 == 0 ? sat_mul(n / 32, 34) : sat_mul(2, n);
+    m.q8_0_bytes = sat_add(m.q8_0_bytes, q8);
   };
   for (const auto& s : kGlobal) {
     if (s.need == Need::Optional && c.tied_embeddings) continue;

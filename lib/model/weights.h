@@ -45,19 +45,30 @@ struct Weights {
 //  Fp32: every matrix dequantised to fp32 (the reference numerics).
 //  Bf16: matrices stored as F16 stay F16, every other matrix is rounded to bf16 (nearest
 //        even); the kernels convert to fp32 exactly and accumulate in fp32.
+//  Q8_0: every matrix in ggml's Q8_0 blocks (34 bytes per 32 weights): Q8_0 tensors copied,
+//        others decoded and quantised with ggml's rule (d = max|x| / 127, q = round(x / d)).
+//  File: every matrix kept as the file stores it when the kernels read that type directly
+//        (F32, F16, BF16, Q8_0, Q4_0, Q4_1), other block types (Q5_*, K-quants) as Q8_0: the
+//        smallest mode, about the file's size.
 //  Auto: Fp32 when the fp32 weights take at most kAutoFp32Bytes, else Bf16.
-enum class WeightMode { Fp32, Bf16, Auto };
+// In every mode the kernels convert weights to fp32 exactly and accumulate in fp32, so a
+// mode's numerics are fp32 arithmetic on the weights as held. A matrix whose width is not a
+// multiple of 32 cannot be Q8_0 and is held as Bf16 instead.
+enum class WeightMode { Fp32, Bf16, Q8_0, File, Auto };
 constexpr int64_t kAutoFp32Bytes = int64_t{4} << 30;  // 4 GiB: about 1B parameters
-WeightMode parse_weight_mode(const std::string& s);    // "fp32" | "bf16" | "auto"; throws otherwise
+WeightMode parse_weight_mode(const std::string& s);    // "fp32" | "bf16" | "q8_0" | "file" | "auto"; throws otherwise
 const char* weight_mode_name(WeightMode m);
+std::vector<std::string> weight_mode_names();          // for --weights' help and checks
 
 // Weight memory from the config alone (no file is read): what `cokv-generate --dry-run` prints.
+// File depends on the file's types and has no figure here.
 struct WeightMemory {
   int64_t n_params = 0;   // every weight value (matrices and vectors)
   int64_t fp32_bytes = 0;
   int64_t bf16_bytes = 0; // matrices at 2 bytes, vectors fp32
+  int64_t q8_0_bytes = 0; // matrices at 34 bytes per 32 values, vectors fp32
   WeightMode auto_pick = WeightMode::Fp32;
-  int64_t bytes(WeightMode m) const;
+  int64_t bytes(WeightMode m) const;  // throws for File
 };
 WeightMemory weight_memory(const ModelConfig& cfg);
 WeightMode resolve_weight_mode(WeightMode m, const ModelConfig& cfg);  // Auto -> Fp32 | Bf16

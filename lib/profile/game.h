@@ -4,6 +4,7 @@
 // window); tests and benchmarks implement synthetic games with known values.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -24,6 +25,20 @@ class Game {
   // deterministic: the same coalition gives the same utility, whatever else is in the batch.
   // The estimators call it from one thread at a time; it may use threads inside.
   virtual void evaluate(std::span<const Coalition> batch, std::span<double> utilities) = 0;
+
+  // Several batches, possibly at once (a model game with one replica per device): writes
+  // utilities[i][k] = U(batches[i][k]) and calls done(i) once batch i and all before it are
+  // written, in batch order and never two at a time (a journal appends them so). Batches are
+  // whole: their composition is the caller's, whatever the parallelism. Default: in turn.
+  virtual void evaluate_batches(std::span<const std::span<const Coalition>> batches,
+                                std::span<const std::span<double>> utilities, const std::function<void(size_t)>& done) {
+    for (size_t i = 0; i < batches.size(); ++i) {
+      evaluate(batches[i], utilities[i]);
+      done(i);
+    }
+  }
+  // Batches evaluate_batches can work on at once.
+  virtual int parallelism() const { return 1; }
 };
 
 }  // namespace cokv::profile

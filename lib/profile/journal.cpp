@@ -169,13 +169,18 @@ void JournaledGame::comment(const std::string& text) {
   file_->append("# " + line + "\n", true);
 }
 
-// Shard and replay-only evaluation: drops the keys this run must not compute, then evaluates the
-// rest the normal way (journal replay first).
-void JournaledGame::evaluate_filtered(std::span<const EvalKey> keys, std::span<const Coalition> batch,
-                                      std::span<double> utilities) {
-  std::vector<EvalKey> k2;
-  std::vector<Coalition> b2;
-  std::vector<size_t> where;
+// One batch after the share, the replay-only rule and the journal answered what they could:
+// the coalitions left for the game, where their utilities go, and their journal lines.
+struct JournaledGame::Pending {
+  std::vector<Coalition> coalitions;
+  std::vector<size_t> where;       // index in the caller's span
+  std::vector<std::string> lines;  // "<key> <mask>" per coalition
+  std::vector<double> utilities;
+};
+
+JournaledGame::Pending JournaledGame::pending(std::span<const EvalKey> keys, std::span<const Coalition> batch,
+                                              std::span<double> utilities, size_t offset) {
+  Pending p;
   for (size_t k = 0; k < batch.size(); ++k) {
     utilities[k] = std::numeric_limits<double>::quiet_NaN();
     const bool mine = share_count_ == 1 || keys[k].estimator == "base" || keys[k].sample % share_count_ == share_index_;
@@ -183,27 +188,31 @@ void JournaledGame::evaluate_filtered(std::span<const EvalKey> keys, std::span<c
       ++n_skipped_;
       continue;
     }
-    if (replay_only_ && !journaled_.count(format_key(keys[k]))) {
+    const std::string key = format_key(keys[k]);
+    const auto it = journaled_.find(key);
+    if (replay_only_ && it == journaled_.end()) {
       missing_.push_back(keys[k]);
       continue;
     }
-    k2.push_back(keys[k]);
-    b2.push_back(batch[k]);
-    where.push_back(k);
+    const std::string mask = file_ ? coalition_hex(batch[k]) : std::string();
+    if (file_ && it != journaled_.end()) {
+      if (it->second.mask != mask)
+        fail(path_ + ":" + std::to_string(it->second.line), "coalition of '" + key + "'", mask + " (drawn by this run)",
+             it->second.mask + " (the journal was written with a different seed or settings)");
+      utilities[k] = it->second.utility;
+      ++n_replayed_;
+      continue;
+    }
+    p.coalitions.push_back(batch[k]);
+    p.where.push_back(offset + k);
+    if (file_) p.lines.push_back(key + ' ' + mask);
   }
-  if (where.empty()) return;
-  const uint32_t count = share_count_;
-  const bool replay = replay_only_;
-  share_count_ = 1, replay_only_ = false;  // the plain path below
-  std::vector<double> u(where.size());
-  n_requested_ -= int64_t(where.size());  // counted once, above
-  evaluate(k2, b2, u);
-  share_count_ = count, replay_only_ = replay;
-  for (size_t t = 0; t < where.size(); ++t) utilities[where[t]] = u[t];
+  p.utilities.resize(p.coalitions.size());
+  return p;
 }
 
 void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coalition> batch,
-                             std::span<double> utilities) {
+                             std::span<double> utilities, int batch_size) {
   require(keys.size() == batch.size() && batch.size() == utilities.size(),
           "JournaledGame::evaluate: keys, batch and utilities differ in length");
   const size_t n = size_t(game_.n_players());
@@ -212,50 +221,29 @@ void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coal
   throw_if_stopped(path_.empty() ? std::string()
                                   : path_ + " holds every finished batch: rerun with --resume to continue");
   n_requested_ += int64_t(batch.size());
-  if (share_count_ > 1 || replay_only_) {
-    evaluate_filtered(keys, batch, utilities);
-    return;
-  }
-  if (!file_) {  // no journal
-    game_.evaluate(batch, utilities);
-    n_evaluated_ += int64_t(batch.size());
-    return;
-  }
-
-  std::vector<size_t> todo;
-  std::vector<std::string> key_text(batch.size()), masks(batch.size());
-  for (size_t k = 0; k < batch.size(); ++k) {
-    key_text[k] = format_key(keys[k]);
-    masks[k] = coalition_hex(batch[k]);
-    const auto it = journaled_.find(key_text[k]);
-    if (it == journaled_.end()) {
-      todo.push_back(k);
-      continue;
-    }
-    if (it->second.mask != masks[k])
-      fail(path_ + ":" + std::to_string(it->second.line), "coalition of '" + key_text[k] + "'",
-           masks[k] + " (drawn by this run)",
-           it->second.mask + " (the journal was written with a different seed or settings)");
-    utilities[k] = it->second.utility;
-    ++n_replayed_;
+  const size_t per = batch_size > 0 ? size_t(batch_size) : std::max<size_t>(batch.size(), 1);
+  std::vector<Pending> todo;
+  for (size_t b = 0; b < batch.size(); b += per) {
+    const size_t len = std::min(per, batch.size() - b);
+    Pending p = pending(keys.subspan(b, len), batch.subspan(b, len), utilities.subspan(b, len), b);
+    if (!p.coalitions.empty()) todo.push_back(std::move(p));
   }
   if (todo.empty()) return;
-
-  if (todo.size() == batch.size()) {
-    game_.evaluate(batch, utilities);
-  } else {
-    std::vector<Coalition> sub;
-    sub.reserve(todo.size());
-    for (size_t k : todo) sub.push_back(batch[k]);
-    std::vector<double> u(todo.size());
-    game_.evaluate(sub, u);
-    for (size_t t = 0; t < todo.size(); ++t) utilities[todo[t]] = u[t];
-  }
-  n_evaluated_ += int64_t(todo.size());
-
-  std::string text;
-  for (size_t k : todo) text += key_text[k] + ' ' + masks[k] + ' ' + format_utility(utilities[k]) + '\n';
-  file_->append(text, true);
+  std::vector<std::span<const Coalition>> in;
+  std::vector<std::span<double>> out;
+  for (Pending& p : todo) in.emplace_back(p.coalitions), out.emplace_back(p.utilities);
+  // Batches come back in order (the game calls done so): the journal keeps a single writer
+  // and the order a one-device run writes.
+  game_.evaluate_batches(in, out, [&](size_t i) {
+    const Pending& p = todo[i];
+    std::string text;
+    for (size_t t = 0; t < p.where.size(); ++t) {
+      utilities[p.where[t]] = p.utilities[t];
+      if (file_) text += p.lines[t] + ' ' + format_utility(p.utilities[t]) + '\n';
+    }
+    n_evaluated_ += int64_t(p.where.size());
+    if (file_) file_->append(text, true);
+  });
 }
 
 namespace {

@@ -95,7 +95,12 @@ class JournaledGame {
 
   // utilities[k] = U(batch[k]); keys[k] names batch[k]. All three spans have the same length.
   // Throws cokv::Error naming the journal file and line when a journaled key's coalition differs.
-  void evaluate(std::span<const EvalKey> keys, std::span<const Coalition> batch, std::span<double> utilities);
+  // batch_size > 0 cuts the coalitions into batches of that many (the last may be shorter) that
+  // the game may evaluate concurrently (ModelGame on several devices); the journal receives them
+  // in order, so it reads as a one-device run's. 0: one batch.
+  void evaluate(std::span<const EvalKey> keys, std::span<const Coalition> batch, std::span<double> utilities,
+                int batch_size = 0);
+  int parallelism() const { return game_.parallelism(); }
 
   int64_t n_requested() const { return n_requested_; }  // all evaluate() entries so far
   int64_t n_evaluated() const { return n_evaluated_; }  // of which the game computed
@@ -109,9 +114,10 @@ class JournaledGame {
     std::string mask;  // hex coalition
     double utility;
   };
+  struct Pending;
   void load(const nlohmann::json& settings);
-  void evaluate_filtered(std::span<const EvalKey> keys, std::span<const Coalition> batch,
-                         std::span<double> utilities);
+  Pending pending(std::span<const EvalKey> keys, std::span<const Coalition> batch, std::span<double> utilities,
+                  size_t offset);
 
   Game& game_;
   std::string path_;

@@ -13,6 +13,12 @@
 // Batch composition never changes a coalition's utility: decoding is row-stable (the backend
 // contract), so a killed run resumed with another --batch reproduces the uninterrupted scores
 // bit for bit. Across thread counts the prefill's threaded GEMMs can change the last bits.
+//
+// Replicas (cokv-profile --devices): the same model on several devices of one kind. Every
+// sample is prefilled on each; evaluate_batches() hands whole batches to the replicas from one
+// queue (a batch is never split, so its composition does not depend on the device count) and
+// reports them in order. Everything else (evaluate, evaluate_budgets, the prepared samples)
+// uses the first replica.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -36,9 +42,16 @@ class ModelGame : public Game {
  public:
   // Prefills every sample (progress: one tick per sample, may be null).
   ModelGame(Backend& b, std::vector<Sample> samples, const ModelGameOptions& opt, Progress* prep = nullptr);
+  // One replica per backend (the same model on each; they must outlive the game). Samples are
+  // prefilled on every replica, each from its own thread.
+  ModelGame(std::span<Backend* const> replicas, std::vector<Sample> samples, const ModelGameOptions& opt,
+            Progress* prep = nullptr);
 
   int n_players() const override { return n_players_; }
   void evaluate(std::span<const Coalition> batch, std::span<double> utilities) override;
+  void evaluate_batches(std::span<const std::span<const Coalition>> batches,
+                        std::span<const std::span<double>> utilities, const std::function<void(size_t)>& done) override;
+  int parallelism() const override { return int(replicas_.size()); }
 
   // Mean utility of arbitrary budget vectors (tables), one batch per sample, with utility u.
   std::vector<double> evaluate_budgets(std::span<const BudgetVector> budgets, Utility u);
@@ -46,20 +59,22 @@ class ModelGame : public Game {
   // Ticks `p` by one per coalition evaluated (null: none).
   void set_progress(Progress* p) { progress_ = p; }
 
-  Backend& backend() const { return b_; }
-  size_t n_samples() const { return prepared_.size(); }
-  const PreparedSample& prepared(size_t i) const { return *prepared_[i]; }
-  const std::vector<std::unique_ptr<PreparedSample>>& prepared_samples() const { return prepared_; }
-  // Bytes held by the prepared samples: prompt K/V, window queries, logits, rankings.
+  Backend& backend() const { return *replicas_[0]; }
+  size_t n_samples() const { return prepared_[0].size(); }
+  const PreparedSample& prepared(size_t i) const { return *prepared_[0][i]; }
+  const std::vector<std::unique_ptr<PreparedSample>>& prepared_samples() const { return prepared_[0]; }
+  // Bytes held by the prepared samples (of one replica): prompt K/V, window queries, logits, rankings.
   size_t prepared_bytes() const;
   int64_t n_coalitions_evaluated() const { return n_evaluated_; }
 
  private:
-  Backend& b_;
+  // utilities[k] = U(batch[k]) on replica r.
+  void evaluate_on(size_t r, std::span<const Coalition> batch, std::span<double> utilities);
+
+  std::vector<Backend*> replicas_;
   ModelGameOptions opt_;
   int n_players_ = 0;
-  std::vector<std::unique_ptr<PreparedSample>> prepared_;
-  std::vector<BudgetRequest> reqs_;  // reused across calls
+  std::vector<std::vector<std::unique_ptr<PreparedSample>>> prepared_;  // [replica][sample]
   Progress* progress_ = nullptr;
   int64_t n_evaluated_ = 0;
 };

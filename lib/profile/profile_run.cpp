@@ -105,6 +105,14 @@ void check_options(const ProfileOptions& o) {
   if (o.window < 0) fail("options", "--window", ">= 0", std::to_string(o.window));
   if (o.batch < 1) fail("options", "--batch", ">= 1", std::to_string(o.batch));
   if (o.alpha && *o.alpha < 1) fail("options", "--alpha", "auto or a positive integer", std::to_string(*o.alpha));
+  if (!o.devices.empty()) {
+    const BackendKind k = resolve_backend(o.backend.kind);
+    if (k != BackendKind::Cuda && k != BackendKind::CudaEmulated)
+      fail("options", "--devices", "--backend cuda or cuda-emu", backend_name(k));
+    for (size_t i = 0; i < o.devices.size(); ++i)
+      if (o.devices[i] < 0 || std::count(o.devices.begin(), o.devices.begin() + i, o.devices[i]))
+        fail("options", "--devices", "distinct device ordinals >= 0", std::to_string(o.devices[i]));
+  }
   std::error_code ec;
   fs::create_directories(o.out_dir, ec);
   if (ec || !fs::is_directory(o.out_dir)) fail(o.out_dir, "--out", "a folder that can be created", ec.message());
@@ -249,6 +257,32 @@ std::vector<std::string> write_results(const ProfileOptions& o, const BudgetTabl
   return files;
 }
 
+// The backend, once per --devices entry. Replicas must be alike (one kind of device), or a
+// batch's bits would depend on which device took it.
+std::vector<std::unique_ptr<Backend>> open_replicas(const ProfileOptions& o) {
+  std::vector<std::unique_ptr<Backend>> out;
+  if (o.devices.empty()) {
+    out.push_back(open_backend(o.backend));
+    return out;
+  }
+  for (int d : o.devices) {
+    BackendOptions bo = o.backend;
+    bo.device = d;
+    out.push_back(open_backend(bo));
+    const DeviceInfo a = out.front()->device(), b = out.back()->device();
+    if (a.name != b.name || a.compute_capability != b.compute_capability || a.sms != b.sms)
+      fail("--devices", "device " + std::to_string(d), "a device like device " + std::to_string(a.index) + " (" +
+                                                           a.name + "): replicas must give the same bits",
+           b.name);
+  }
+  return out;
+}
+
+json device_json(const Backend& b) {
+  const DeviceInfo d = b.device();
+  return {{"name", d.name}, {"index", d.index}};
+}
+
 // The run's facts for summary.json (the rest is added as it becomes known).
 std::string summary_name(const ProfileOptions& o) { return task_name(o) + "." + table_method_name(o.method); }
 
@@ -366,7 +400,8 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
 
   // ---- model, samples, game -----------------------------------------------------------------
   auto t0 = Clock::now();
-  std::unique_ptr<Backend> backend = open_backend(opt.backend);
+  std::vector<std::unique_ptr<Backend>> replicas = open_replicas(opt);
+  Backend* backend = replicas[0].get();
   const ModelInfo& m = backend->model();
   const std::string sha = model_sha256(m.path);
   times["load_model_s"] = seconds_since(t0);
@@ -385,7 +420,9 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
   std::unique_ptr<ModelGame> game;
   {
     Progress prep(plog, "prefill " + task_name(opt), int64_t(n_records));
-    game = std::make_unique<ModelGame>(*backend, std::move(ts.samples), go, &prep);
+    std::vector<Backend*> rp;
+    for (auto& r : replicas) rp.push_back(r.get());
+    game = std::make_unique<ModelGame>(rp, std::move(ts.samples), go, &prep);
     prep.finish();
   }
   times["prefill_s"] = seconds_since(t0);
@@ -406,6 +443,7 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
                    {"chat", longbench::chat_policy_name(opt.chat)},
                    {"cokv_version", COKV_VERSION},
                    {"run", options_json(opt)}};
+  settings["run"]["backend"] = backend_name(backend->kind());  // what auto resolved to
   if (opt.shard_count > 1) settings["shard"] = {{"index", opt.shard_index}, {"count", opt.shard_count}};
   std::optional<EstimatorPlan> plan;
   if (is_game_method(opt.method)) {
@@ -483,13 +521,21 @@ ProfileResult run_profile_impl(const ProfileOptions& opt, std::ostream* log, con
   res.files.push_back(opt.out_dir + "/summary.md");
   res.files.push_back(journal_path);
   times["total_s"] = seconds_since(t_start);
-  const BackendCounters bc = backend->counters();
+  BackendCounters bc = backend->counters();
+  summary["devices"] = json::array();
+  for (const auto& r : replicas) {  // device memory: the most any replica used
+    const BackendCounters rc = r->counters();
+    bc.peak_device_bytes = std::max(bc.peak_device_bytes, rc.peak_device_bytes);
+    bc.device_reserved_bytes = std::max(bc.device_reserved_bytes, rc.device_reserved_bytes);
+    summary["devices"].push_back(device_json(*r));
+  }
   summary["time_s"] = times;
   summary["memory"] = {{"prepared_samples_bytes", prepared_bytes},
                        {"prepared_bytes_per_record", double(prepared_bytes) / double(n_records)},
                        {"weight_bytes", bc.weight_bytes},
                        {"peak_state_bytes", bc.peak_state_bytes},
                        {"peak_device_bytes", bc.peak_device_bytes},
+                       {"device_reserved_bytes", bc.device_reserved_bytes},
                        {"peak_rss_bytes", peak_rss_bytes()}};
   summary["files"] = relative_to(res.files, opt.out_dir);
   write_file_bytes(opt.out_dir + "/summary.json", summary.dump(1) + "\n");

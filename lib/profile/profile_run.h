@@ -43,6 +43,9 @@ const char* absent_name(AbsentHeads a);
 struct ProfileOptions {
   std::string command_line;  // recorded in summary.json (the app passes its argv)
   BackendOptions backend;    // kind, model path (GGUF or folder; empty: default_model_path()), weights
+  // CUDA: one backend replica per device, coalition batches shared out from one queue (empty:
+  // backend.device alone). Never part of a result: the batches do not depend on it.
+  std::vector<int> devices;
   std::string longbench_dir;
   std::string category, dataset;  // exactly one
   ProfileMethod method = ProfileMethod::Ssv;

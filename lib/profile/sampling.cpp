@@ -68,10 +68,12 @@ Estimate run_sampling(JournaledGame& game, Scheme& scheme, const SamplingOptions
                         : samples;
   const int threads = opt.n_threads > 0 ? opt.n_threads : omp_get_max_threads();
   const int width = scheme.width(), chains = opt.chains;
-  // Samples per chain drawn and evaluated together: a few batches' worth, so draws can run in
-  // parallel and the game sees full batches; the value changes nothing but memory.
-  const int64_t chunk =
-      round_up(std::max<int64_t>(8, (4 * int64_t(opt.batch_size) + width * chains - 1) / (width * chains)), mult);
+  // Samples per chain drawn and evaluated together: kBatchesPerChunk batches' worth, so draws can
+  // run in parallel, the game sees full batches and up to that many devices work at once; the
+  // value changes nothing but memory (and never depends on the number of devices).
+  constexpr int64_t kBatchesPerChunk = 16;
+  const int64_t chunk = round_up(
+      std::max<int64_t>(8, (kBatchesPerChunk * opt.batch_size + width * chains - 1) / (width * chains)), mult);
 
   const int64_t start_requests = game.n_requested();
   scheme.prepare(game, opt.batch_size);
@@ -94,11 +96,8 @@ Estimate run_sampling(JournaledGame& game, Scheme& scheme, const SamplingOptions
 #pragma omp parallel for num_threads(threads) schedule(static)
       for (int64_t it = 0; it < items; ++it)
         scheme.draw(int(it / count), lo + it % count, &coalitions[it * width], &keys[it * width]);
-      for (int64_t b = 0; b < total; b += opt.batch_size) {
-        const int64_t len = std::min<int64_t>(opt.batch_size, total - b);
-        game.evaluate(std::span(keys.data() + b, len), std::span<const Coalition>(coalitions.data() + b, len),
-                      std::span(utilities.data() + b, len));
-      }
+      game.evaluate(std::span(keys.data(), total), std::span<const Coalition>(coalitions.data(), total),
+                    std::span(utilities.data(), total), opt.batch_size);
 #pragma omp parallel for num_threads(std::min(threads, chains)) schedule(static, 1)
       for (int c = 0; c < chains; ++c)
         for (int64_t s = 0; s < count; ++s) {

@@ -393,7 +393,7 @@ std::string eval_results_markdown(const EvalTable& t, const std::vector<LatencyR
   double full_bytes = 0;
   for (const auto& r : t.rows)
     if (r.budget == 0 && r.label == "full" && r.n) full_bytes = r.kv_bytes / double(r.n);
-  md += "\n## KV memory\n\nPrompt K/V kept after compression, fp32, per record (mean over records).\n\n";
+  md += "\n## KV memory\n\nPrompt K/V kept after compression, in the backend's cache type (fp32 on the CPU backend, bf16 or fp16 on CUDA), per record (mean over records).\n\n";
   md += "| Method | kept tokens per KV head | KV MiB per record |";
   if (full_bytes > 0) md += " share of full |";
   md += "\n|---|---:|---:|";

@@ -52,8 +52,17 @@ std::string profile_summary_markdown(const json& s) {
      << " s, scores " << fmt(num(t, "scores_s"), 3) << " s |\n";
   md << "| evaluations | " << ev["computed"].dump() << " computed, " << ev["replayed"].dump() << " replayed, "
      << fmt(num(s, "evaluations_per_s"), 3) << " /s |\n";
-  md << "| memory | prepared samples " << mib(num(s["memory"], "prepared_samples_bytes")) << ", peak RSS "
-     << mib(num(s["memory"], "peak_rss_bytes")) << " |\n";
+  md << "| memory | prepared samples " << mib(num(s["memory"], "prepared_samples_bytes")) << ", weights "
+     << mib(num(s["memory"], "weight_bytes")) << ", peak RSS " << mib(num(s["memory"], "peak_rss_bytes"));
+  if (num(s["memory"], "peak_device_bytes") > 0)
+    md << ", peak device " << mib(num(s["memory"], "peak_device_bytes")) << " (of "
+       << mib(num(s["memory"], "device_reserved_bytes")) << " reserved)";
+  md << " |\n";
+  if (s.contains("devices") && !s["devices"].empty() && s["devices"][0].value("index", -1) >= 0) {
+    md << "| devices | " << s["backend"].get<std::string>() << ":";
+    for (const auto& d : s["devices"]) md << " " << d["index"].dump() << " (" << d["name"].get<std::string>() << ")";
+    md << " |\n";
+  }
   convergence_row(md, s);
   if (s.contains("convergence_statement"))
     md << "| convergence rule | " << s["convergence_statement"].get<std::string>() << " |\n";

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -29,19 +30,40 @@
 
 namespace cokv {
 
-enum class BackendKind { Auto, Cpu, Cuda };
-BackendKind parse_backend(const std::string& name);  // "auto" | "cpu" | "cuda"
+// Cuda: the CUDA backend on a GPU (runtime/cuda_backend.h). CudaEmulated: the same backend
+// source built against the kernel emulator, running on the CPU (tests and CI; slow).
+enum class BackendKind { Auto, Cpu, Cuda, CudaEmulated };
+BackendKind parse_backend(const std::string& name);  // "auto" | "cpu" | "cuda" | "cuda-emu"
 const char* backend_name(BackendKind k);
-// The backends this build of cokv contains, e.g. "cpu" or "cpu, cuda".
+// The backends this build of cokv contains, e.g. "cpu, cuda-emu" or "cpu, cuda, cuda-emu".
 std::string built_backends();
+// Auto resolved: Cuda when it is built and a device is present, else Cpu; others unchanged.
+BackendKind resolve_backend(BackendKind k);
+// The --backend help text every app shows: the kinds, what auto picks, what this build has.
+std::string backend_help();
 
 struct BackendOptions {
   BackendKind kind = BackendKind::Auto;  // Auto: CUDA when built and a device is present, else CPU
   std::string model_path;                // empty: default_model_path()
   Model::Numerics numerics = Model::Numerics::Fp32;  // CPU: fp32 (reference) or ggml rounding
-  // Weights in memory: fp32 | bf16 | auto. Every backend resolves Auto the same way
-  // (resolve_weight_mode on the model's config) and records the result in model().weights.
+  // Weights in memory: fp32 | bf16 | auto. The CPU backend resolves Auto by resolve_weight_mode
+  // on the model's config; the CUDA backend holds bf16 (fp16 where the file stores fp16)
+  // whatever Auto says and refuses fp32. Both record what they hold in model().weights.
   WeightMode weights = WeightMode::Auto;
+  int device = 0;  // CUDA: the device ordinal
+  // CUDA: no model file, random weights of this shape (benchmarks: bench/cokv-bench.cpp).
+  std::optional<ModelConfig> random_weights;
+};
+
+// What a backend runs on: summaries name it, the benchmark prints its bounds from it.
+struct DeviceInfo {
+  std::string name = "cpu";  // the model of device, e.g. "NVIDIA H200", "emulated device (...)"
+  int index = -1;            // device ordinal; -1: the host
+  bool emulated = false;
+  int sms = 0, compute_capability = 0;  // e.g. 132, 90
+  double hbm_gbs = 0;                   // memory bandwidth, memory clock x bus width
+  double peak_tflops = 0;               // dense bf16 tensor-core peak
+  size_t memory_bytes = 0;
 };
 
 // A prompt prefilled by a backend; only that backend can rank and decode it.
@@ -57,7 +79,8 @@ struct BackendCounters {
   size_t weight_bytes = 0;       // the model's weights as the backend holds them
   size_t state_bytes = 0;        // prompt states alive now
   size_t peak_state_bytes = 0;   // most prompt-state memory alive at once
-  size_t peak_device_bytes = 0;  // GPU backends: the allocator's peak (0 on the CPU)
+  size_t peak_device_bytes = 0;  // GPU backends: most arena bytes in use at once (0 on the CPU)
+  size_t device_reserved_bytes = 0;  // GPU backends: what the arena holds from the device
   int64_t prefills = 0, prefill_tokens = 0, rankings = 0, decode_calls = 0, decoded_rows = 0;
   double prefill_s = 0, rank_s = 0, decode_s = 0;
 };
@@ -84,6 +107,9 @@ class Backend {
   virtual const PromptKV& host_kv(const PromptState& p) = 0;
 
   virtual BackendCounters counters() const = 0;
+  virtual DeviceInfo device() const { return {}; }
+  // Bytes of one K or V element in the backend's cache (results' kv_bytes count these).
+  virtual size_t kv_element_bytes() const { return sizeof(float); }
 };
 
 // Opens the backend the options ask for and loads the model into it; a kind this build does

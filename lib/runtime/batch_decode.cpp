@@ -1,6 +1,5 @@
 #include "runtime/batch_decode.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +7,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "runtime/ops.h"
 
 namespace cokv {
@@ -18,8 +18,8 @@ int64_t policy_kept_tokens(const Policy& pol, int n_tokens) {
   return n;
 }
 
-size_t kv_bytes_for(int64_t kept_tokens, int head_dim) {
-  return size_t(kept_tokens) * 2 * size_t(head_dim) * sizeof(float);
+size_t kv_bytes_for(int64_t kept_tokens, int head_dim, size_t element_bytes) {
+  return size_t(kept_tokens) * 2 * size_t(head_dim) * element_bytes;
 }
 
 namespace {
@@ -97,12 +97,8 @@ class Decoder {
     int max_kept = 0;
     for (const auto& head : sets_)
       for (const auto& ks : head) max_kept = std::max(max_kept, ks.n);
-    scratch_.resize(omp_get_max_threads());
-    for (auto& sc : scratch_) {
-      sc.q.resize(kRowTile, D), sc.o.resize(kRowTile, D);
-      sc.s.resize(kRowTile, max_kept + cap_);
-      sc.k.resize(max_kept, D), sc.v.resize(max_kept, D);
-    }
+    max_kept_ = max_kept;
+    ensure_scratch();
   }
 
   // Feeds c tokens to each sequence in `active` (tokens laid out [active][c]); afterwards
@@ -154,6 +150,19 @@ class Decoder {
     int g, set, r0, nr;  // rows_[r0, r0 + nr) attend sets_[il*G + g][set]
     bool by_row;         // matrix-vector products per row instead of GEMMs
   };
+
+  // One scratch per thread a parallel_for may use (checked per step: the thread count can be
+  // changed between steps).
+  void ensure_scratch() {
+    const int D = c_.head_dim;
+    while (int(scratch_.size()) < parallel_threads()) {
+      Scratch sc;
+      sc.q.resize(kRowTile, D), sc.o.resize(kRowTile, D);
+      sc.s.resize(kRowTile, max_kept_ + cap_);
+      sc.k.resize(max_kept_, D), sc.v.resize(max_kept_, D);
+      scratch_.push_back(std::move(sc));
+    }
+  }
 
   float* gen_row(std::vector<float>& buf, int s, int g, int t) {
     return buf.data() + ((size_t(s) * c_.n_kv_heads + g) * cap_ + t) * c_.head_dim;
@@ -238,8 +247,10 @@ class Decoder {
         }
       }
     }
-#pragma omp parallel for schedule(dynamic)
-    for (int t = 0; t < int(tiles_.size()); ++t) attend_tile(il, active, c, tiles_[t], scratch_[omp_get_thread_num()]);
+    ensure_scratch();
+    parallel_for(int64_t(tiles_.size()), 1, [&](int64_t t0, int64_t t1, int thread) {
+      for (int64_t t = t0; t < t1; ++t) attend_tile(il, active, c, tiles_[t], scratch_[thread]);
+    });
   }
 
   void attend_tile(int il, const std::vector<int>& active, int c, const Tile& tile, Scratch& sc) {
@@ -302,6 +313,7 @@ class Decoder {
   std::vector<int> n_done_;                  // [S] tokens fed per sequence
   RopeTable rope_;
   std::vector<Scratch> scratch_;             // per thread
+  int max_kept_ = 0;
   std::vector<int> rows_;
   std::vector<Tile> tiles_;
   std::vector<int> pos_;

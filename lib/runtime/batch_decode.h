@@ -45,7 +45,8 @@ struct GenResult {
   std::vector<int32_t> tokens;  // generated tokens, stop token excluded
   bool stopped = false;         // ended on a stop token
   int64_t kept_tokens = 0;      // prompt tokens kept, summed over KV heads
-  size_t kv_bytes = 0;          // kept_tokens x 2 (K and V) x head_dim x sizeof(float)
+  size_t kv_bytes = 0;          // kept_tokens x 2 (K and V) x head_dim x the cache's element
+                                // bytes (4 on the CPU backend, 2 on the CUDA backend: bf16/fp16)
 };
 
 struct LoglikResult {
@@ -64,8 +65,9 @@ std::vector<GenResult> generate(const Model& m, const PromptKV& p, std::span<con
 std::vector<LoglikResult> loglik(const Model& m, const PromptKV& p, std::span<const Policy> policies,
                                  std::span<const int32_t> answer, const DecodeOptions& opt = {});
 
-// Prompt tokens a policy keeps, summed over heads, and the bytes that takes (fp32 K and V).
+// Prompt tokens a policy keeps, summed over heads, and the bytes that takes (K and V of
+// element_bytes each: fp32 on the CPU).
 int64_t policy_kept_tokens(const Policy& pol, int n_tokens);
-size_t kv_bytes_for(int64_t kept_tokens, int head_dim);
+size_t kv_bytes_for(int64_t kept_tokens, int head_dim, size_t element_bytes = sizeof(float));
 
 }  // namespace cokv

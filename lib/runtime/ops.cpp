@@ -7,36 +7,45 @@
 #endif
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "model/dequant.h"
 
 namespace cokv {
 
+namespace {
+// Row-wise elementwise steps (norms, RoPE, rounding) split into tasks of this many rows: a few
+// microseconds each, and one task (no threads woken) for a decode step's few rows.
+constexpr int64_t kRowsPerTask = 16;
+}  // namespace
+
 void rms_norm(const Mat& x, const Vec& g, float eps, Mat& y) {
   y.resize(x.rows(), x.cols());
   const Eigen::Index n = x.cols();
-#pragma omp parallel for if (x.rows() > 16)
-  for (Eigen::Index r = 0; r < x.rows(); ++r) {
-    const float ms = x.row(r).squaredNorm() / float(n);
-    const float s = 1.f / std::sqrt(ms + eps);
-    y.row(r) = (x.row(r).array() * s) * g.transpose().array();
-  }
+  parallel_for(x.rows(), kRowsPerTask, [&](int64_t r0, int64_t r1, int) {
+    for (Eigen::Index r = r0; r < r1; ++r) {
+      const float ms = x.row(r).squaredNorm() / float(n);
+      const float s = 1.f / std::sqrt(ms + eps);
+      y.row(r) = (x.row(r).array() * s) * g.transpose().array();
+    }
+  });
 }
 
 void quantize_activations(Mat& x, ActQuant q) {
   if (q == ActQuant::Fp32) return;
   const Eigen::Index n_blocks = x.cols() / 32;  // ggml rows are whole blocks
-#pragma omp parallel for if (x.rows() > 16)
-  for (Eigen::Index r = 0; r < x.rows(); ++r)
-    for (Eigen::Index b = 0; b < n_blocks; ++b) {
-      float* v = x.row(r).data() + b * 32;
-      float amax = 0.f;
-      for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
-      // As ggml's x86 quantize_row_q8_0/q8_1: id = 127/amax (not 1/d, which flips some
-      // roundings), and the products use d as stored, in fp16.
-      const float id = amax != 0.f ? 127.f / amax : 0.f;
-      const float d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
-      for (int i = 0; i < 32; ++i) v[i] = std::nearbyint(v[i] * id) * d;
-    }
+  parallel_for(x.rows(), kRowsPerTask, [&](int64_t r0, int64_t r1, int) {
+    for (Eigen::Index r = r0; r < r1; ++r)
+      for (Eigen::Index b = 0; b < n_blocks; ++b) {
+        float* v = x.row(r).data() + b * 32;
+        float amax = 0.f;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(v[i]));
+        // As ggml's x86 quantize_row_q8_0/q8_1: id = 127/amax (not 1/d, which flips some
+        // roundings), and the products use d as stored, in fp16.
+        const float id = amax != 0.f ? 127.f / amax : 0.f;
+        const float d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
+        for (int i = 0; i < 32; ++i) v[i] = std::nearbyint(v[i] * id) * d;
+      }
+  });
 }
 
 void round_kv(Mat& x, ActQuant q) {
@@ -90,9 +99,10 @@ void rope_apply(const RopeTable& t, float* x, int pos) {
 }
 
 void rope_rows(const RopeTable& t, Mat& x, int n_heads, int head_dim, const int* pos) {
-#pragma omp parallel for if (x.rows() > 16)
-  for (Eigen::Index r = 0; r < x.rows(); ++r)
-    for (int h = 0; h < n_heads; ++h) rope_apply(t, x.row(r).data() + size_t(h) * head_dim, pos[r]);
+  parallel_for(x.rows(), kRowsPerTask, [&](int64_t r0, int64_t r1, int) {
+    for (Eigen::Index r = r0; r < r1; ++r)
+      for (int h = 0; h < n_heads; ++h) rope_apply(t, x.row(r).data() + size_t(h) * head_dim, pos[r]);
+  });
 }
 
 namespace {
@@ -158,6 +168,86 @@ struct LoadF16 {
   static float scalar(const uint8_t* row, Index k) { return fp16_to_fp32(u16_at(row, k)); }
 };
 
+// ggml's block types with a direct loader: 32 weights per block, stored as an fp16 scale d
+// (and, for Q4_1, an fp16 offset m) followed by the quants. A packet of kLanes (16 or 8)
+// weights never straddles a block. Each value is computed as dequant.cpp decodes it, and the
+// products are exact in fp32 (an 8-bit or 4-bit integer times an 11-bit scale; Q4_1's + m
+// rounds once either way), so these too give the bits of the fp32 decoding.
+inline float f16_at(const uint8_t* p) {
+#if defined(__F16C__)
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+#else
+  return fp16_to_fp32(u16_at(p, 0));
+#endif
+}
+
+// Q8_0 {f16 d; i8 q[32]}: x = q * d.
+struct LoadQ8_0 {
+  static constexpr int kBytes = 34;
+  static Packet packet(const uint8_t* row, Index k) {
+    const uint8_t* blk = row + (k / 32) * kBytes;
+    const uint8_t* q = blk + 2 + k % 32;
+#if defined(EIGEN_VECTORIZE_AVX512)
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i*)q)));
+    return _mm512_mul_ps(v, _mm512_set1_ps(f16_at(blk)));
+#elif defined(EIGEN_VECTORIZE_AVX2)
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i*)q)));
+    return _mm256_mul_ps(v, _mm256_set1_ps(f16_at(blk)));
+#else
+    alignas(64) float tmp[kLanes];
+    for (int i = 0; i < kLanes; ++i) tmp[i] = scalar(row, k + i);
+    return Eigen::internal::pload<Packet>(tmp);
+#endif
+  }
+  static float scalar(const uint8_t* row, Index k) {
+    const uint8_t* blk = row + (k / 32) * kBytes;
+    return float(int8_t(blk[2 + k % 32])) * f16_at(blk);
+  }
+};
+
+// Q4_0 {f16 d; u8 q[16]}: x = (q - 8) * d, and Q4_1 {f16 d, m; u8 q[16]}: x = q * d + m, with
+// weight j < 16 in the low nibble of byte j and weight j + 16 in its high nibble.
+template <bool kHasMin>
+struct LoadQ4 {
+  static constexpr int kHead = kHasMin ? 4 : 2, kBytes = kHead + 16;
+  static Packet packet(const uint8_t* row, Index k) {
+    const uint8_t* blk = row + (k / 32) * kBytes;
+    const int off = int(k % 32);
+    const float d = f16_at(blk);
+#if defined(EIGEN_VECTORIZE_AVX512)
+    __m128i b = _mm_loadu_si128((const __m128i*)(blk + kHead));
+    if (off >= 16) b = _mm_srli_epi16(b, 4);
+    __m512i q = _mm512_cvtepu8_epi32(_mm_and_si128(b, _mm_set1_epi8(0x0F)));
+    if constexpr (!kHasMin) q = _mm512_sub_epi32(q, _mm512_set1_epi32(8));
+    const __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(q), _mm512_set1_ps(d));
+    if constexpr (kHasMin) return _mm512_add_ps(v, _mm512_set1_ps(f16_at(blk + 2)));
+    return v;
+#elif defined(EIGEN_VECTORIZE_AVX2)
+    __m128i b = _mm_loadl_epi64((const __m128i*)(blk + kHead + off % 16));
+    if (off >= 16) b = _mm_srli_epi16(b, 4);
+    __m256i q = _mm256_cvtepu8_epi32(_mm_and_si128(b, _mm_set1_epi8(0x0F)));
+    if constexpr (!kHasMin) q = _mm256_sub_epi32(q, _mm256_set1_epi32(8));
+    const __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(q), _mm256_set1_ps(d));
+    if constexpr (kHasMin) return _mm256_add_ps(v, _mm256_set1_ps(f16_at(blk + 2)));
+    return v;
+#else
+    (void)off, (void)d;
+    alignas(64) float tmp[kLanes];
+    for (int i = 0; i < kLanes; ++i) tmp[i] = scalar(row, k + i);
+    return Eigen::internal::pload<Packet>(tmp);
+#endif
+  }
+  static float scalar(const uint8_t* row, Index k) {
+    const uint8_t* blk = row + (k / 32) * kBytes;
+    const int j = int(k % 32);
+    const int q = j < 16 ? blk[kHead + j] & 0x0F : blk[kHead + j - 16] >> 4;
+    if constexpr (kHasMin) return float(q) * f16_at(blk) + f16_at(blk + 2);
+    return float(q - 8) * f16_at(blk);
+  }
+};
+
 // y[m0+i, n0+j] for i < NX, j < NW: NX x NW accumulators of kLanes lanes along the input.
 // Each element's arithmetic (lane sums, fixed reduction, scalar tail) never depends on NX,
 // NW or the neighbours, which is what makes linear(RowStable) row-stable.
@@ -219,35 +309,35 @@ struct WeightRows {
   Index rows, cols;
 };
 
-// Weights stream once per chunk of 64 rows (whose inputs stay in L2); column blocks of
-// kTileCols weight rows are spread over the threads. Decode (when not null) turns a block's
-// weight rows into fp32 first (types without a direct loader); the arithmetic is then LoadF32's.
+// Weights stream once per chunk of 64 rows (whose inputs stay in L2): the work items are
+// (row chunk, block of kTileCols weight rows), chunk-major, claimed by the threads in tasks of
+// ~kTaskMacs multiply-adds. Decode (when not null) turns a block's weight rows into fp32 first
+// (types without a direct loader); the arithmetic is then LoadF32's.
 template <class L>
 void row_stable(const Mat& x, const WeightRows& w, Mat& y, const WeightMatrix* decode = nullptr) {
   const Index M = x.rows(), N = w.rows, K = w.cols;
   require(x.cols() == K, "linear: input width " + std::to_string(x.cols()) + " but weight rows of " + std::to_string(K));
   y.resize(M, N);
-  constexpr Index kChunk = 64;
-  const Index n_blocks = (N + kTileCols - 1) / kTileCols;
-  for (Index c0 = 0; c0 < M; c0 += kChunk) {
-    const Index c1 = std::min(M, c0 + kChunk);
-#pragma omp parallel if (n_blocks > 16)
-    {
-      std::vector<float> decoded(decode ? size_t(kTileCols * K) : 0);  // once per thread and chunk
-#pragma omp for schedule(static)
-      for (Index b = 0; b < n_blocks; ++b) {
-        const Index n0 = kTileCols * b, nw = std::min<Index>(kTileCols, N - n0);
-        const uint8_t* wr[kTileCols];
-        if (decode) {
-          decode->decode_rows(n0, nw, decoded.data());
-          for (Index j = 0; j < nw; ++j) wr[j] = reinterpret_cast<const uint8_t*>(decoded.data() + j * K);
-        } else {
-          for (Index j = 0; j < nw; ++j) wr[j] = w.base + size_t(n0 + j) * w.row_bytes;
-        }
-        row_stable_cols<L>(x, wr, y, c0, c1, n0, nw);
+  constexpr Index kChunk = 64, kTaskMacs = Index(1) << 16;
+  const Index n_blocks = (N + kTileCols - 1) / kTileCols, n_chunks = (M + kChunk - 1) / kChunk;
+  const Index macs_per_item = kTileCols * K * std::min(M, kChunk);
+  const Index items_per_task = std::max<Index>(1, kTaskMacs / std::max<Index>(macs_per_item, 1));
+  parallel_for(n_chunks * n_blocks, items_per_task, [&](int64_t i0, int64_t i1, int) {
+    thread_local std::vector<float> decoded;  // grows once per thread
+    if (decode && decoded.size() < size_t(kTileCols * K)) decoded.resize(size_t(kTileCols * K));
+    for (int64_t i = i0; i < i1; ++i) {
+      const Index c0 = (i / n_blocks) * kChunk, c1 = std::min(M, c0 + kChunk);
+      const Index n0 = kTileCols * (i % n_blocks), nw = std::min<Index>(kTileCols, N - n0);
+      const uint8_t* wr[kTileCols];
+      if (decode) {
+        decode->decode_rows(n0, nw, decoded.data());
+        for (Index j = 0; j < nw; ++j) wr[j] = reinterpret_cast<const uint8_t*>(decoded.data() + j * K);
+      } else {
+        for (Index j = 0; j < nw; ++j) wr[j] = w.base + size_t(n0 + j) * w.row_bytes;
       }
+      row_stable_cols<L>(x, wr, y, c0, c1, n0, nw);
     }
-  }
+  });
 }
 
 void linear_row_stable(const Mat& x, const WeightMatrix& w, Mat& y) {
@@ -256,26 +346,43 @@ void linear_row_stable(const Mat& x, const WeightMatrix& w, Mat& y) {
     case GgmlType::F32: return row_stable<LoadF32>(x, rows, y);
     case GgmlType::BF16: return row_stable<LoadBF16>(x, rows, y);
     case GgmlType::F16: return row_stable<LoadF16>(x, rows, y);
+    case GgmlType::Q8_0: return row_stable<LoadQ8_0>(x, rows, y);
+    case GgmlType::Q4_0: return row_stable<LoadQ4<false>>(x, rows, y);
+    case GgmlType::Q4_1: return row_stable<LoadQ4<true>>(x, rows, y);
     default: return row_stable<LoadF32>(x, rows, y, &w);  // block types: decoded a tile at a time
   }
 }
 
-// Gemm on a compact matrix: panels of weight rows decoded to fp32 (a few MB, reused), each
-// multiplied by Eigen's GEMM. The decoding is O(N K), small beside the O(M N K) product.
-void linear_gemm_decoded(const Mat& x, const WeightMatrix& w, Mat& y) {
+// Gemm: one Eigen GEMM per panel of weight rows, the panels spread over the pool's threads
+// (each product single-threaded: Eigen's own OpenMP split would end in barriers that wait for
+// every thread, a time slice each on a busy machine). A panel is a fixed share of the rows
+// (whatever the thread count, so the bits are too), and a compact matrix's panel is decoded to
+// fp32 by the thread that multiplies it: same panels, so the same bits as the fp32 matrix of
+// the decoded values. Packing x again per panel costs about 1/panel of the product. Panels:
+// an eighth of the rows, 16 to 512 and at most ~2 MB of decoded fp32 (the thread's scratch).
+Index gemm_panel_rows(Index N, Index K) {
+  const Index cap = std::clamp<Index>((Index(1) << 19) / std::max<Index>(K, 1) / 16 * 16, 16, 512);
+  return std::clamp<Index>((N / 8 + 15) / 16 * 16, 16, cap);
+}
+
+void linear_gemm(const Mat& x, const WeightMatrix& w, Mat& y) {
   const Index M = x.rows(), N = w.rows(), K = w.cols();
   require(x.cols() == K, "linear: input width " + std::to_string(x.cols()) + " but weight rows of " + std::to_string(K));
   y.resize(M, N);
-  const Index panel = std::clamp<Index>((Index(1) << 20) / std::max<Index>(K, 1), 64, 4096);  // ~4 MB of fp32
-  thread_local Mat scratch;
-  Mat& buf = scratch;  // the calling thread's: the parallel loop below must not see its own
-  buf.resize(std::min(panel, N), K);
-  for (Index n0 = 0; n0 < N; n0 += panel) {
-    const Index nb = std::min(panel, N - n0);
-#pragma omp parallel for schedule(static) if (nb * K > (Index(1) << 16))
-    for (Index r = 0; r < nb; r += 16) w.decode_rows(n0 + r, std::min<Index>(16, nb - r), buf.row(r).data());
-    y.middleCols(n0, nb).noalias() = x * buf.topRows(nb).transpose();
-  }
+  const Index panel = gemm_panel_rows(N, K);
+  parallel_for((N + panel - 1) / panel, 1, [&](int64_t p0, int64_t p1, int) {
+    thread_local Mat decoded;
+    for (int64_t p = p0; p < p1; ++p) {
+      const Index n0 = p * panel, nb = std::min(panel, N - n0);
+      if (w.type() == GgmlType::F32) {
+        y.middleCols(n0, nb).noalias() = x * w.f32().middleRows(n0, nb).transpose();
+      } else {
+        decoded.resize(nb, K);
+        w.decode_rows(n0, nb, decoded.data());
+        y.middleCols(n0, nb).noalias() = x * decoded.transpose();
+      }
+    }
+  });
 }
 
 // Below this many input rows a compact matrix goes through the row-stable kernel even for
@@ -285,15 +392,9 @@ constexpr Index kGemmMinRows = 64;
 }  // namespace
 
 void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm) {
-  if (w.type() == GgmlType::F32) {
-    if (mm == Matmul::RowStable) return linear_row_stable(x, w, y);
-    require(x.cols() == w.cols(), "linear: input width " + std::to_string(x.cols()) + " but weight rows of " +
-                                      std::to_string(w.cols()));
-    y.noalias() = x * w.f32().transpose();
-    return;
-  }
-  if (mm == Matmul::RowStable || x.rows() < kGemmMinRows) return linear_row_stable(x, w, y);
-  linear_gemm_decoded(x, w, y);
+  if (mm == Matmul::RowStable || (w.type() != GgmlType::F32 && x.rows() < kGemmMinRows))
+    return linear_row_stable(x, w, y);
+  linear_gemm(x, w, y);
 }
 
 void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm) {
@@ -301,7 +402,16 @@ void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm) {
     const WeightRows rows{reinterpret_cast<const uint8_t*>(w.data()), size_t(w.cols()) * sizeof(float), w.rows(), w.cols()};
     return row_stable<LoadF32>(x, rows, y);
   }
-  y.noalias() = x * w.transpose();
+  require(x.cols() == w.cols(), "linear: input width " + std::to_string(x.cols()) + " but weight rows of " +
+                                    std::to_string(w.cols()));
+  y.resize(x.rows(), w.rows());
+  const Index N = w.rows(), panel = gemm_panel_rows(N, w.cols());
+  parallel_for((N + panel - 1) / panel, 1, [&](int64_t p0, int64_t p1, int) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const Index n0 = p * panel, nb = std::min(panel, N - n0);
+      y.middleCols(n0, nb).noalias() = x * w.middleRows(n0, nb).transpose();
+    }
+  });
 }
 
 void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const RopeTable& rope, const int* pos,

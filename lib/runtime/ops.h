@@ -11,18 +11,20 @@
 namespace cokv {
 
 // How a linear layer multiplies.
-//  Gemm: Eigen's blocked GEMM, OpenMP inside (prefill: many rows). It packs the whole weight
-//    matrix on every call, which for a few rows costs as much as the product.
+//  Gemm: Eigen's blocked GEMM on panels of weight rows spread over the thread pool
+//    (core/parallel.h), for prefill's many rows. It packs the weights on every call, which for
+//    a few rows costs as much as the product.
 //  RowStable: every output element is one fixed-order sum (SIMD lanes along the input, then a
 //    fixed reduction), whatever the other rows and the thread count, so a decoded sequence's
 //    bits do not depend on its batch; weights stream once per 64 rows, no packing. Decode.
 enum class Matmul { Gemm, RowStable };
 
-// Y = X W^T for a weight stored [out, in] (ggml layout), in any storage type. F32, BF16 and
-// F16 have direct kernels (the compact types convert exactly to fp32 and accumulate in fp32,
-// so they give the bits of their fp32 decoding); other types are decoded a tile (RowStable) or
-// a panel (Gemm) at a time. Row-stable for every type. Gemm on a compact matrix with fewer
-// than 64 rows takes the row-stable kernel (decoding panels would cost more than the product).
+// Y = X W^T for a weight stored [out, in] (ggml layout), in any storage type. F32, BF16, F16,
+// Q8_0, Q4_0 and Q4_1 have direct kernels (the compact types convert exactly to fp32 and
+// accumulate in fp32, so they give the bits of their fp32 decoding); other types are decoded a
+// tile (RowStable) or a panel (Gemm) at a time. Row-stable for every type. Gemm on a compact
+// matrix with fewer than 64 rows takes the row-stable kernel (decoding panels would cost more
+// than the product). Neither path's bits depend on the thread count.
 void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm = Matmul::Gemm);
 // The same for a plain fp32 matrix (tests, benchmarks).
 void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm = Matmul::Gemm);

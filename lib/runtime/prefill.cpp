@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "core/parallel.h"
 
 namespace cokv {
 
@@ -37,34 +38,31 @@ void causal_attention(const Mat& q, const Mat& k, const Mat& v, const ModelConfi
   constexpr int kBlock = 128;
   const int n_blocks = (T + kBlock - 1) / kBlock;
   out.resize(T, H * D);
-#pragma omp parallel
-  {
-    Mat s;  // per-thread scores [block, keys]
-#pragma omp for schedule(dynamic) collapse(2)
-    for (int h = 0; h < H; ++h)
-      for (int b = 0; b < n_blocks; ++b) {
-        const int r0 = b * kBlock, nr = std::min(kBlock, T - r0), n_keys = r0 + nr;
-        const int g = h / gs;
-        ConstStrided qh(q.data() + size_t(r0) * q.cols() + h * D, nr, D, Eigen::OuterStride<>(q.cols()));
-        ConstStrided kh(k.data() + g * D, n_keys, D, Eigen::OuterStride<>(k.cols()));
-        ConstStrided vh(v.data() + g * D, n_keys, D, Eigen::OuterStride<>(v.cols()));
-        s.resize(nr, n_keys);
-        s.noalias() = qh * kh.transpose();
-        for (int i = 0; i < nr; ++i) {
-          const int visible = r0 + i + 1;  // causal: keys 0..r0+i
-          softmax_inplace(s.row(i).data(), visible);
-          std::fill(s.row(i).data() + visible, s.row(i).data() + n_keys, 0.f);
-        }
-        Strided oh(out.data() + size_t(r0) * out.cols() + h * D, nr, D, Eigen::OuterStride<>(out.cols()));
-        oh.noalias() = s * vh;
+  parallel_for(int64_t(H) * n_blocks, 1, [&](int64_t i0, int64_t i1, int) {
+    thread_local Mat s;  // scores [block, keys]
+    for (int64_t item = i0; item < i1; ++item) {
+      const int h = int(item / n_blocks), b = int(item % n_blocks);
+      const int r0 = b * kBlock, nr = std::min(kBlock, T - r0), n_keys = r0 + nr;
+      const int g = h / gs;
+      ConstStrided qh(q.data() + size_t(r0) * q.cols() + h * D, nr, D, Eigen::OuterStride<>(q.cols()));
+      ConstStrided kh(k.data() + g * D, n_keys, D, Eigen::OuterStride<>(k.cols()));
+      ConstStrided vh(v.data() + g * D, n_keys, D, Eigen::OuterStride<>(v.cols()));
+      s.resize(nr, n_keys);
+      s.noalias() = qh * kh.transpose();
+      for (int i = 0; i < nr; ++i) {
+        const int visible = r0 + i + 1;  // causal: keys 0..r0+i
+        softmax_inplace(s.row(i).data(), visible);
+        std::fill(s.row(i).data() + visible, s.row(i).data() + n_keys, 0.f);
       }
-  }
+      Strided oh(out.data() + size_t(r0) * out.cols() + h * D, nr, D, Eigen::OuterStride<>(out.cols()));
+      oh.noalias() = s * vh;
+    }
+  });
 }
 
 }  // namespace
 
-PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillOptions& opt) {
-  const ModelConfig& c = m.cfg;
+void check_prompt(const ModelConfig& c, std::span<const int32_t> tokens) {
   const int T = int(tokens.size());
   require(T > 0, "prefill: empty prompt");
   require(T <= std::max(c.n_ctx_train, 1) * 4,
@@ -72,14 +70,18 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
   require(c.sliding_window == 0 || T <= c.sliding_window,
           "prefill: prompt of " + std::to_string(T) + " tokens is longer than the model's sliding window (" +
               std::to_string(c.sliding_window) + "), which cokv does not implement");
+  for (int32_t t : tokens)
+    require(t >= 0 && t < c.n_vocab, "prefill: token id " + std::to_string(t) + " outside the vocabulary");
+}
+
+PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillOptions& opt) {
+  const ModelConfig& c = m.cfg;
+  check_prompt(c, tokens);
+  const int T = int(tokens.size());
   const int D = c.head_dim, H = c.n_heads, G = c.n_kv_heads;
 
   Mat x(T, c.hidden);
-  for (int t = 0; t < T; ++t) {
-    require(tokens[t] >= 0 && tokens[t] < c.n_vocab, "prefill: token id " + std::to_string(tokens[t]) +
-                                                         " outside the vocabulary");
-    m.w.tok_embd.decode_rows(tokens[t], 1, x.row(t).data());
-  }
+  for (int t = 0; t < T; ++t) m.w.tok_embd.decode_rows(tokens[t], 1, x.row(t).data());
   RopeTable rope;
   rope.build(c, T);
   std::vector<int> pos(T);

@@ -53,6 +53,9 @@ struct PrefillOptions {
   bool keep_kv = true;                // false: only logits (plain forward)
 };
 
+// What every backend's prefill refuses (empty, far beyond the context, past a sliding window cokv
+// does not implement, token ids outside the vocabulary); throws naming the rule.
+void check_prompt(const ModelConfig& c, std::span<const int32_t> tokens);
 PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillOptions& opt = {});
 
 // Plain full-cache greedy generation by repeated full forward passes. Quadratic and slow:

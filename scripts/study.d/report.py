@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """docs/study.md from the outputs of scripts/study (stdlib only).
-usage: report.py OUT_DIR DOC_PATH"""
+usage: report.py OUT_DIR DOC_PATH [FINDINGS.md]"""
 import json
 import os
 import statistics
@@ -32,9 +32,9 @@ def stage_times():
     for line in open(f"{out}/times.tsv"):
         stage, what, when = line.rstrip("\n").split("\t")
         if what == "start":
-            starts[stage] = int(when)
-        elif stage in starts:
-            t[stage] = t.get(stage, 0) + int(when) - starts.pop(stage)
+            starts.setdefault(stage, []).append(int(when))
+        elif starts.get(stage):  # an end closes the latest start; a start never closed was a killed run
+            t[stage] = t.get(stage, 0) + int(when) - starts[stage].pop()
     return t
 
 
@@ -82,6 +82,7 @@ def wins(scores):
 
 
 md = ["# Study: when do head budgets beat uniform?", ""]
+findings = sys.argv[3] if len(sys.argv) > 3 else None  # hand-written reading of the tables below
 times = stage_times()
 md.append("Made by `scripts/study` (resumable; `OUT=out/study` by default) on the local suite, "
           "SmolLM2-135M-Instruct, CPU backend, one thread per process, generation capped at 32 tokens, "
@@ -89,10 +90,19 @@ md.append("Made by `scripts/study` (resumable; `OUT=out/study` by default) on th
           "(2000 replicates, seed 42); differences are paired over the same records; * marks an interval "
           "that excludes zero.")
 md.append("")
+sizes = {k: os.environ[k] for k in ("SUITE_RECORDS", "SCREEN_RECORDS", "VAL_RECORDS", "TEST_RECORDS", "SAMPLES",
+                                     "BUDGETS", "EST_EVALS", "EST_RECORDS", "EST_CATEGORY") if k in os.environ}
+if sizes:
+    md.append("This document's run: `" + " ".join(f"{k}={v}" for k, v in sizes.items()) +
+              " scripts/study` (the other sizes at the script's defaults).")
+    md.append("")
 if times:
-    md.append("Wall time per stage (this machine, shared with other jobs): " +
+    md.append("Wall time per stage, summed over the processes that ran it, runs killed before their end not counted (this machine, 2 cores shared with other jobs): " +
               ", ".join(f"{k} {hms(v)}" for k, v in times.items()) + ".")
     md.append("")
+
+if findings and have(findings):
+    md += [open(findings).read().rstrip(), ""]
 
 if have(f"{out}/screen/scores.json"):
     sc = load(f"{out}/screen/scores.json")
@@ -182,6 +192,10 @@ if chosen:
             md.append(f"| {e} | {s['evaluations']['computed']} | {mae if mae is None else f'{mae:.4f}'} | "
                       f"{spread:.4f} | {rel} | {hms(int(s['time_s']['total_s']))} |")
         md.append("")
+        if have(f"{est}/eval/scores.json"):
+            md += ["The same three tables on the test records, against full and uniform "
+                   "(`cokv-eval run --methods full,uniform --tables estimators/*/*.budget.json`):", "",
+                   results_table(load(f"{est}/eval/scores.json")), ""]
 
 with open(doc, "w") as f:
     f.write("\n".join(md) + "\n")
