@@ -5,7 +5,6 @@
 // Each subcommand is one setup_<name>() that declares its options and a callback into lib/;
 // the app itself holds no evaluation logic.
 #include <CLI/CLI.hpp>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -14,6 +13,7 @@
 #include "core/file_bytes.h"
 #include "core/paths.h"
 #include "core/progress.h"
+#include "core/stop.h"
 #include "data/score_file.h"
 #include "eval/eval_run.h"
 #include "runtime/backend.h"
@@ -99,6 +99,7 @@ void setup_run(CLI::App& app) {
     o.scorer = cokv::parse_scorer(args->scorer);
     o.chat = cokv::longbench::chat_policy_from_name(args->chat);
     o.split = cokv::parse_split(args->split);
+    cokv::check_eval_run(o);  // options and --out before the model loads
     auto backend = cokv::open_backend(args->backend);
     cokv::Progress prog(std::cerr, "eval", 0);
     const auto sum = cokv::run_eval(*backend, o, &prog);
@@ -138,11 +139,7 @@ void setup_score(CLI::App& app) {
     std::cout << cokv::longbench::format_score_table(report);
     if (report.n_skipped > 0)
       std::cerr << "skipped " << report.n_skipped << " bad record(s); first: " << report.first_error << "\n";
-    if (!args->json_out.empty()) {
-      std::ofstream out(args->json_out);
-      if (!out) throw cokv::Error(args->json_out + ": cannot write the JSON scores file");
-      out << cokv::longbench::score_report_json(report);
-    }
+    if (!args->json_out.empty()) cokv::write_file_bytes(args->json_out, cokv::longbench::score_report_json(report));
   });
 }
 
@@ -153,10 +150,14 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   setup_run(app);
   setup_score(app);
+  cokv::install_stop_handlers();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const cokv::Stopped& e) {
+    std::cerr << "\ncokv-eval: " << e.what() << "\n";
+    return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "cokv-eval: " << e.what() << "\n";
     return 1;

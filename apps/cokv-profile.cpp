@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/mpi.h"
+#include "core/stop.h"
 #include "export/exports.h"
 #include "kv/budget_table.h"
 #include "profile/profile_run.h"
@@ -258,6 +259,7 @@ int main(int argc, char** argv) {
     std::cerr << "cokv-profile: one of --category or --dataset is required\n";
     return 2;
   }
+  cokv::install_stop_handlers();
   if (mpi.size() > 1) {
     if (!shard.empty()) {
       std::cerr << "cokv-profile: --shard and mpirun both split the run: use one\n";
@@ -271,6 +273,9 @@ int main(int argc, char** argv) {
       std::cout << o.out_dir << "/" << cokv::profile::shard_journal_name(o.shard_index, o.shard_count) << "\n";
     else
       std::cout << res.table_path << "\n";
+  } catch (const cokv::Stopped& e) {
+    std::cerr << "\ncokv-profile: " << e.what() << "\n";
+    return e.exit_code();
   } catch (const std::exception& e) {
     std::cerr << "cokv-profile: " << e.what() << "\n";
     return 1;

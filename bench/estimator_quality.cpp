@@ -18,12 +18,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <numeric>
+#include <sstream>
 
+#include "core/file_bytes.h"
 #include "profile/estimators.h"
 #include "profile/synthetic.h"
 
@@ -142,7 +143,7 @@ int main(int argc, char** argv) {
        }},
   };
 
-  std::ofstream csv(out + "/estimator_quality.csv");
+  std::ostringstream csv;  // written whole at the end (core/file_bytes.h: never half a file)
   csv << "game,method,evals_budget,evals_used,rel_rmse_own_target,spearman_ssv,spearman_shapley\n";
   // summary[game][method] = evaluations to reach mean Spearman >= 0.95 on the SSV / on Shapley
   std::map<std::string, std::map<std::string, std::pair<double, double>>> reach;
@@ -183,6 +184,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s %s done\n", b.name.c_str(), m.name.c_str());
     }
   }
+
+  cokv::write_file_bytes(out + "/estimator_quality.csv", csv.str());
 
   // Markdown summary
   auto fmt = [](double x) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
 
 #if defined(__SHA__) && defined(__SSE4_1__) && defined(__SSSE3__)
 #include <immintrin.h>
@@ -155,6 +156,7 @@ std::string sha256_hex(std::string_view data) {
 }
 
 std::string sha256_file_hex(const std::string& path) {
+  require_regular_file(path, "file");  // a FIFO would block, a device never end
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw Error(path + ": cannot open for hashing (" + std::strerror(errno) + ")");
   std::vector<uint8_t> buf(1 << 20);

@@ -64,11 +64,65 @@ std::vector<std::vector<std::u32string>> rouge_sentences(std::string_view text) 
   return out;
 }
 
+// How the traceback of an n x m LCS keeps its bits (see RougeOptions::lcs_direct_bits): every
+// row (k = n) when the matrix is small, else every k-th row with k = ceil(sqrt(n)), the rows of
+// one block being recomputed from the block's first row as the traceback reaches them.
+struct LcsPlan {
+  size_t words_per_row, k, n_marks;
+  size_t bytes() const { return (n_marks + k) * words_per_row * sizeof(uint64_t); }
+};
+
+LcsPlan lcs_plan(size_t n, size_t m, size_t direct_bits) {
+  LcsPlan p;
+  p.words_per_row = (m + 63) / 64;
+  const bool direct = n == 0 || p.words_per_row * 64 <= direct_bits / n;
+  p.k = direct ? std::max<size_t>(n, 1) : size_t(std::ceil(std::sqrt(double(n))));
+  p.n_marks = (n + p.k - 1) / p.k;  // rows 0, k, 2k, ... below n (row 0 is implicit but counted)
+  return p;
+}
+
 // Union-LCS state for rouge_l_summary_level over interned word ids.
 struct UnionLcs {
-  std::vector<uint64_t> bits;     // bit (i-1)*m + (j-1): T[i][j] > T[i][j-1]
+  // Bit j-1 of DP row i: T[i][j] > T[i][j-1]. A row's values are the prefix sums of its bits.
+  std::vector<uint64_t> block;  // rows s+1 .. s+k of the current block
+  std::vector<uint64_t> marks;  // rows 0, k, 2k, ...: where a block's recomputation starts
   std::vector<int32_t> row0, row1;  // two DP rows, O(m)
   std::vector<char> in_union;       // word id -> already in the union set
+  size_t direct_bits = RougeOptions{}.lcs_direct_bits;
+
+  // DP rows from+1 .. to of x against y, starting from row `from` (whose values are in row0),
+  // keeping the bits of rows > keep_from in `block` and of rows that are multiples of k (and
+  // below n) in `marks`.
+  void rows(const std::vector<int>& x, const std::vector<int>& y, const LcsPlan& p, size_t from, size_t to,
+            size_t keep_from, bool save_marks) {
+    const size_t m = y.size(), w = p.words_per_row;
+    for (size_t i = from + 1; i <= to; ++i) {
+      const int xi = x[i - 1];
+      uint64_t* bits = i > keep_from ? &block[(i - keep_from - 1) * w] : nullptr;
+      if (bits) std::fill(bits, bits + w, 0);
+      row1[0] = 0;
+      for (size_t j = 1; j <= m; ++j) {
+        const int32_t v = (xi == y[j - 1]) ? row0[j - 1] + 1 : std::max(row0[j], row1[j - 1]);
+        row1[j] = v;
+        if (bits && v > row1[j - 1]) bits[(j - 1) >> 6] |= uint64_t{1} << ((j - 1) & 63);
+      }
+      if (save_marks && i % p.k == 0 && i < x.size()) {
+        uint64_t* mk = &marks[(i / p.k) * w];
+        std::fill(mk, mk + w, 0);
+        for (size_t j = 1; j <= m; ++j)
+          if (row1[j] > row1[j - 1]) mk[(j - 1) >> 6] |= uint64_t{1} << ((j - 1) & 63);
+      }
+      std::swap(row0, row1);
+    }
+  }
+
+  // row0 = the values of DP row r (a multiple of k) from its saved bits.
+  void restore_row(const LcsPlan& p, size_t r, size_t m) {
+    row0.assign(m + 1, 0);
+    if (r == 0) return;
+    const uint64_t* mk = &marks[(r / p.k) * p.words_per_row];
+    for (size_t j = 1; j <= m; ++j) row0[j] = row0[j - 1] + int32_t((mk[(j - 1) >> 6] >> ((j - 1) & 63)) & 1);
+  }
 
   // The rouge package's _recon_lcs(x, y) followed by a set union of the LCS words. Returns
   // false when the reconstruction would need more than max_frames Python frames.
@@ -77,35 +131,33 @@ struct UnionLcs {
     // The walk ends when i or j reaches 0 and each step lowers them by at most 1, so it takes
     // at least min(n, m) steps: skip the DP when that alone is too deep.
     if (max_frames > 0 && static_cast<long>(std::min(n, m)) + 1 > max_frames) return false;
-    bits.assign((n * m + 63) / 64, 0);
+    if (n == 0 || m == 0) return true;  // an empty walk (sentences always hold a word)
+    const LcsPlan p = lcs_plan(n, m, direct_bits);
+    block.assign(p.k * p.words_per_row, 0);
+    marks.assign(p.n_marks * p.words_per_row, 0);
     row0.assign(m + 1, 0);
     row1.assign(m + 1, 0);
-    for (size_t i = 1; i <= n; ++i) {
-      const int xi = x[i - 1];
-      row1[0] = 0;
-      for (size_t j = 1; j <= m; ++j) {
-        const int32_t v = (xi == y[j - 1]) ? row0[j - 1] + 1 : std::max(row0[j], row1[j - 1]);
-        row1[j] = v;
-        if (v > row1[j - 1]) {
-          const size_t b = (i - 1) * m + (j - 1);
-          bits[b >> 6] |= uint64_t{1} << (b & 63);
-        }
-      }
-      std::swap(row0, row1);
-    }
+    size_t s = ((n - 1) / p.k) * p.k;  // the last block: rows s+1 .. n, kept by the forward pass
+    rows(x, y, p, 0, n, s, true);
     // Traceback as _recon: match -> diagonal; else up when T[i-1][j] > T[i][j-1], which for
     // a non-match cell is exactly T[i][j] > T[i][j-1]; else left.
     size_t i = n, j = m;
     long frames = 1;
     std::vector<int> words;
     while (i > 0 && j > 0) {
+      if (i <= s) {  // entering an earlier block: recompute its rows from its first one
+        const size_t s_new = ((i - 1) / p.k) * p.k;
+        restore_row(p, s_new, m);
+        rows(x, y, p, s_new, i, s_new, false);
+        s = s_new;
+      }
       if (x[i - 1] == y[j - 1]) {
         words.push_back(x[i - 1]);
         --i;
         --j;
       } else {
-        const size_t b = (i - 1) * m + (j - 1);
-        if ((bits[b >> 6] >> (b & 63)) & 1) --i;
+        const uint64_t* bits = &block[(i - s - 1) * p.words_per_row];
+        if ((bits[(j - 1) >> 6] >> ((j - 1) & 63)) & 1) --i;
         else --j;
       }
       ++frames;
@@ -117,6 +169,10 @@ struct UnionLcs {
 };
 
 }  // namespace
+
+size_t rouge_lcs_scratch_bytes(size_t n, size_t m, const RougeOptions& opt) {
+  return lcs_plan(n, m, opt.lcs_direct_bits).bytes() + 2 * (m + 1) * sizeof(int32_t);
+}
 
 const char* metric_name(Metric m) {
   switch (m) {
@@ -193,6 +249,7 @@ double rouge_l(std::string_view prediction, std::string_view ground_truth, const
   const double n = static_cast<double>(hyp_unique.size());  // unique candidate words
 
   UnionLcs u;
+  u.direct_bits = opt.lcs_direct_bits;
   u.in_union.assign(ids.size(), 0);
   for (const auto& r : ref_ids)
     for (const auto& h : hyp_ids)

@@ -3,6 +3,7 @@
 // semantics on code points (lower(), split(), re's Unicode \d \w \b; string.punctuation is
 // ASCII only). Scores are in [0, 1].
 #pragma once
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,7 +29,17 @@ struct RougeOptions {
   // (1000 minus the 9 frames above the first _recon). 0 = no limit (the mathematically
   // intended score).
   int max_recursion = 991;
+  // Memory for the LCS traceback of a sentence pair of n x m words. Up to this many cells (one
+  // bit each: 64 MiB) the whole bit matrix is kept; beyond it, every ceil(sqrt(n))-th row only,
+  // and each block of rows is recomputed when the traceback reaches it: about 2 sqrt(n) m / 8
+  // bytes (a 300k x 300k-word pair: 41 MB instead of 11 GB) for twice the time. The score is
+  // the same either way. (The `rouge` package builds a dict of (n+1)(m+1) entries first, so
+  // for such a pair Python runs out of memory, and LongBench's bare except scores 0.0; under
+  // the default recursion limit both return 0.0 before any table is built, as min(n, m) >= 991.)
+  size_t lcs_direct_bits = size_t(1) << 29;
 };
+// Bytes of scratch memory rouge_l needs for one sentence pair of n x m words (see above).
+size_t rouge_lcs_scratch_bytes(size_t n, size_t m, const RougeOptions& opt = {});
 // rouge.Rouge().get_scores([pred], [gt], avg=True)["rouge-l"]["f"], 0.0 where it raises
 // (empty prediction or gold after splitting on ".", or the recursion limit above).
 double rouge_l(std::string_view prediction, std::string_view ground_truth, const RougeOptions& opt = {});

@@ -6,23 +6,15 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
+#include "core/json_text.h"
 
 namespace cokv::longbench {
 namespace {
 
 using nlohmann::json;
 
-json read_json_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "file", "a readable JSON file", "cannot open it");
-  try {
-    return json::parse(in);
-  } catch (const json::parse_error& e) {
-    std::string what = e.what();
-    if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-    fail(path, "JSON", "valid JSON", what);
-  }
-}
+json read_json_file(const std::string& path) { return parse_json(read_file_bytes(path), path); }
 
 std::string config_file(const std::string& dir_or_file, const char* name) {
   namespace fs = std::filesystem;
@@ -124,7 +116,9 @@ std::map<std::string, DatasetInfo> read_dataset_table(const std::string& path) {
     fail(path, "format", "\"cokv.longbench.v1\"");
   if (!j.contains("datasets") || !j["datasets"].is_object()) fail(path, "datasets", "an object {name: settings}");
   std::map<std::string, DatasetInfo> out;
-  for (const auto& [name, v] : j["datasets"].items()) {
+  for (const auto& item : j["datasets"].items()) {  // no structured binding: clang 14's lambdas cannot capture one
+    const std::string& name = item.key();
+    const json& v = item.value();
     const std::string where = path + ": datasets." + name;
     if (!v.is_object()) fail(where, "settings", "an object");
     auto str = [&](const char* k) {

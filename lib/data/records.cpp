@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
+#include "core/json_text.h"
 
 namespace cokv::longbench {
 namespace {
@@ -81,6 +83,7 @@ Record parse_record(const json& j, const std::string& where) {
 
 ReadStats for_each_jsonl(const std::string& path, const ReadOptions& opt,
                          const std::function<void(const json&, const std::string&)>& fn) {
+  require_regular_file(path, "file");  // a FIFO would block the read
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "file", "a readable JSONL file", "cannot open it");
   ReadStats st;
@@ -95,14 +98,15 @@ ReadStats for_each_jsonl(const std::string& path, const ReadOptions& opt,
       json j;
       try {
         j = json::parse(line);
-      } catch (const json::parse_error& e) {
-        std::string what = e.what();
-        // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ..."
-        if (auto p = what.find("] "); p != std::string::npos) what = what.substr(p + 2);
-        fail(where, "JSON", "one JSON object per line", what);
+      } catch (const json::exception& e) {  // syntax, and out_of_range for a number like 1e999
+        fail(where, "JSON", "one JSON object per line", json_error_text(e));
       }
       if (!j.is_object()) fail(where, "record", "a JSON object", describe(j));
-      fn(j, where);
+      try {
+        fn(j, where);
+      } catch (const json::exception& e) {  // a caller's unchecked access: still name the line
+        fail(where, "record", "the fields this file needs", json_error_text(e));
+      }
       ++st.n_read;
     } catch (const Error& e) {
       if (!opt.skip_bad) throw;

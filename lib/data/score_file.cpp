@@ -86,14 +86,32 @@ ScoreReport score_prediction_files(const std::vector<std::string>& paths, const 
       ++d.n;
       d.total += s;
     });
+    if (st.n_read == 0 && st.n_skipped == 0)
+      fail(path, "predictions", "at least one prediction line", "none: the file is empty or has only blank lines");
     if (st.n_skipped > 0 && rep.n_skipped == 0) rep.first_error = st.first_error;
     rep.n_skipped += st.n_skipped;
   }
+  if (rep.datasets.empty())  // every record skipped (--skip-bad): an average of nothing is no score
+    fail(paths.empty() ? std::string("predictions") : paths.front(), "predictions",
+         "at least one scorable record", "none (" + std::to_string(rep.n_skipped) + " skipped; first: " +
+                                             rep.first_error + ")");
   for (auto& d : rep.datasets) d.score = py_round2(100 * d.total / static_cast<double>(d.n));
   return rep;
 }
 
 namespace {
+
+// A cell left-aligned in `width` columns (never cut: a long name widens its column).
+std::string left(const std::string& s, size_t width) {
+  return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
+}
+
+// " records    score" columns: counts and two-decimal scores, right-aligned in 8.
+std::string numbers(size_t n, double score) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, " %8zu %8.2f\n", n, score);
+  return buf;
+}
 
 std::string group_name(const std::string& method, int64_t budget) {
   std::string s = method.empty() ? std::string("-") : method;
@@ -112,27 +130,17 @@ std::string format_grouped(const ScoreReport& r) {
     w = std::max(w, d.dataset.size());
     wm = std::max(wm, group_name(d.method, d.budget).size());
   }
-  std::string out;
-  char buf[512];
-  std::snprintf(buf, sizeof buf, "%-*s %-*s %8s %8s\n", int(wm), "method", int(w), "dataset", "records",
-                "score");
-  out += buf;
+  std::string out = left("method", wm) + " " + left("dataset", w) + "  records    score\n";
   for (const auto& [m, b] : groups) {
     const std::string g = group_name(m, b);
     size_t n = 0, nd = 0;
     for (const auto& d : r.datasets) {
       if (d.method != m || d.budget != b) continue;
-      std::snprintf(buf, sizeof buf, "%-*s %-*s %8zu %8.2f\n", int(wm), g.c_str(), int(w), d.dataset.c_str(),
-                    d.n, d.score);
-      out += buf;
+      out += left(g, wm) + " " + left(d.dataset, w) + numbers(d.n, d.score);
       n += d.n;
       ++nd;
     }
-    if (nd > 1) {
-      std::snprintf(buf, sizeof buf, "%-*s %-*s %8zu %8.2f\n", int(wm), g.c_str(), int(w), "average", n,
-                    r.average(m, b));
-      out += buf;
-    }
+    if (nd > 1) out += left(g, wm) + " " + left("average", w) + numbers(n, r.average(m, b));
   }
   return out;
 }
@@ -143,19 +151,12 @@ std::string format_score_table(const ScoreReport& r) {
   if (r.has_methods()) return format_grouped(r);
   size_t w = 7;  // "dataset"
   for (const auto& d : r.datasets) w = std::max(w, d.dataset.size());
-  std::string out;
-  char buf[256];
-  std::snprintf(buf, sizeof buf, "%-*s %8s %8s\n", static_cast<int>(w), "dataset", "records", "score");
-  out += buf;
-  for (const auto& d : r.datasets) {
-    std::snprintf(buf, sizeof buf, "%-*s %8zu %8.2f\n", static_cast<int>(w), d.dataset.c_str(), d.n, d.score);
-    out += buf;
-  }
+  std::string out = left("dataset", w) + "  records    score\n";
+  for (const auto& d : r.datasets) out += left(d.dataset, w) + numbers(d.n, d.score);
   if (r.datasets.size() > 1) {
     size_t n = 0;
     for (const auto& d : r.datasets) n += d.n;
-    std::snprintf(buf, sizeof buf, "%-*s %8zu %8.2f\n", static_cast<int>(w), "average", n, r.average());
-    out += buf;
+    out += left("average", w) + numbers(n, r.average());
   }
   return out;
 }

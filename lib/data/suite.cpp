@@ -4,10 +4,11 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
+#include "core/json_text.h"
 #include "core/paths.h"
 #include "data/metrics.h"
 #include "data/split.h"
@@ -26,15 +27,7 @@ std::string find_config(const std::string& dir, const std::string& name) {
   return {};
 }
 
-ordered_json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) fail(path, "file", "a readable JSON file");
-  try {
-    return ordered_json::parse(in);
-  } catch (const std::exception& e) {
-    fail(path, "content", "valid JSON", e.what());
-  }
-}
+ordered_json read_json(const std::string& path) { return parse_ordered_json(read_file_bytes(path), path); }
 
 }  // namespace
 
@@ -209,6 +202,23 @@ std::vector<std::string> task_datasets(const Suite& s, const std::string& catego
   return out;
 }
 
+std::vector<longbench::Record> read_dataset_records(const SuiteDataset& d) {
+  std::vector<longbench::Record> out;
+  std::map<std::string, std::string> first_at;  // _id -> "file:line" of its first record
+  longbench::for_each_jsonl(d.data_path, {}, [&](const json& j, const std::string& where) {
+    longbench::Record r = longbench::parse_record(j, where);
+    const auto [it, fresh] = first_at.emplace(r.id, where);
+    if (!fresh)
+      fail(where, "field '_id'", "an id no other record of the file has",
+           "\"" + r.id + "\", the id of the record at " + it->second);
+    out.push_back(std::move(r));
+  });
+  if (out.empty())
+    fail(d.data_path, "records", "at least one LongBench record (one JSON object per line)",
+         "none: the file is empty or has only blank lines");
+  return out;
+}
+
 SplitPart parse_split(const std::string& name) {
   if (name == "test") return SplitPart::Test;
   if (name == "validation") return SplitPart::Validation;
@@ -274,7 +284,7 @@ std::vector<Sample> validation_samples(const ModelInfo& m, const Suite& s, const
   std::vector<Sample> out;
   for (const auto& name : datasets) {
     const SuiteDataset& d = s.dataset(name);
-    const auto records = longbench::read_records(d.data_path);
+    const auto records = read_dataset_records(d);
     for (size_t i : split_indices(records.size(), SplitPart::Validation, opt.max_records, opt.split_seed))
       out.push_back(make_sample(m, records[i], d, opt));
   }

@@ -55,6 +55,11 @@ Suite open_suite(const std::string& dir, const std::string& dataset_table);
 // With cokv's own configs/longbench.json.
 Suite open_suite(const std::string& dir);
 
+// A dataset's records in file order, as both apps read them. Refuses a data file without a
+// record (empty or blank lines only) and a second record with an "_id" seen before, naming
+// the file and both lines: runs key predictions and samples by "_id".
+std::vector<longbench::Record> read_dataset_records(const SuiteDataset& d);
+
 // cokv-profile's task: exactly one of category / dataset is non-empty; every dataset of the
 // task must have its data file.
 std::vector<std::string> task_datasets(const Suite& s, const std::string& category, const std::string& dataset);

@@ -13,6 +13,8 @@
 
 #include "core/error.h"
 #include "core/file_bytes.h"
+#include "core/json_text.h"
+#include "core/stop.h"
 #include "data/records.h"
 #include "eval/methods.h"
 #include "model/model_source.h"
@@ -64,13 +66,9 @@ ordered_json run_settings(const Backend& b, const std::string& model_sha, const 
 
 void check_or_write_settings(const std::string& path, const ordered_json& settings) {
   if (fs::exists(path)) {
-    ordered_json old;
-    try {
-      old = ordered_json::parse(read_file_bytes(path));
-    } catch (const std::exception& e) {
-      fail(path, "content", "a cokv.eval_run.v1 settings file", e.what());
-    }
-    if (!old.contains("settings")) fail(path, "settings", "an object");
+    const ordered_json old = parse_ordered_json(read_file_bytes(path), path);
+    if (!old.is_object() || !old.contains("settings") || !old["settings"].is_object())
+      fail(path, "settings", "an object (a cokv.eval_run.v1 settings file)");
     for (const auto& [k, v] : settings.items()) {
       const auto& o = old["settings"];
       if (!o.contains(k) || o[k] != v)
@@ -113,7 +111,7 @@ std::vector<Item> select_items(const Suite& suite, const std::vector<std::string
   std::vector<Item> items;
   for (const std::string& name : names) {
     const SuiteDataset& d = suite.dataset(name);
-    auto recs = longbench::read_records(d.data_path);
+    auto recs = read_dataset_records(d);
     for (size_t i : split_indices(recs.size(), opt.split, opt.max_records)) items.push_back({&d, std::move(recs[i])});
   }
   return items;
@@ -161,10 +159,10 @@ ordered_json prediction_line(const Item& it, const RunMethod& rm, const SampleRe
 void predict(Backend& b, const std::vector<Item>& items, const std::vector<RunMethod>& methods,
              const MethodOptions& mo, const EvalRunOptions& opt, std::set<std::string>& done, EvalRunSummary& sum,
              Progress* progress) {
-  std::ofstream out(sum.predictions_path, std::ios::app | std::ios::binary);
-  if (!out) fail(sum.predictions_path, "file", "a writable predictions file");
+  AppendFile out(sum.predictions_path, AppendFile::Mode::Keep);
   const SampleOptions so = sample_options(opt);
   for (const Item& it : items) {
+    throw_if_stopped(sum.predictions_path + " holds every finished record: rerun the same command to continue");
     std::vector<const RunMethod*> todo;
     for (const RunMethod& rm : methods) {
       if (done.count(pred_key(it, rm)))
@@ -185,9 +183,7 @@ void predict(Backend& b, const std::vector<Item>& items, const std::vector<RunMe
                  "\n";
         done.insert(pred_key(it, *todo[k]));
       }
-      out << lines;
-      out.flush();
-      if (!out) fail(sum.predictions_path, "write", "room to append predictions");
+      out.append(lines, false);  // all of the record's lines or none
       ++sum.n_records_run;
       sum.n_predictions_new += int64_t(todo.size());
     }
@@ -209,6 +205,7 @@ std::vector<LatencyRow> measure_latency(Backend& b, const std::vector<Item>& ite
   if (progress) progress->set_total(int64_t(items.size() + n));
   const SampleOptions so = sample_options(opt);
   for (size_t i = 0; i < n; ++i) {
+    throw_if_stopped("every prediction is saved; rerun to measure the latency again");
     const double t0 = now_s();
     PreparedSample ps(b, make_sample(b.model(), items[i].rec, *items[i].ds, so));
     const double prefill_ms = 1e3 * (now_s() - t0);
@@ -253,8 +250,8 @@ EvalTable collect(const std::string& predictions_path, const std::vector<Item>& 
     if (!wanted.count(key) || !seen.insert(key).second) return;
     if (!j.contains(field) || !j[field].is_number()) fail(where, field, "a number");
     table.add(j["method"].get<std::string>(), j["budget"].get<int>(), j["dataset"].get<std::string>(),
-              j["_id"].get<std::string>(), j[field].get<double>(), j.at("kept_tokens").get<int64_t>(),
-              j.at("kv_bytes").get<int64_t>());
+              j["_id"].get<std::string>(), j[field].get<double>(), longbench::get_integer(j, "kept_tokens", where),
+              longbench::get_integer(j, "kv_bytes", where));
   });
   table.finish();
   return table;
@@ -318,17 +315,25 @@ std::string backend_markdown(const ordered_json& j) {
 
 }  // namespace
 
-EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progress) {
+void check_eval_run(const EvalRunOptions& opt) {
   if (opt.out_dir.empty()) fail("--out", "folder", "an output folder");
   if (opt.window < 1) fail("--window", std::to_string(opt.window), "at least 1");
-  MethodOptions mo;
-  mo.scorer.kind = opt.scorer;
   if (opt.scorer != ScorerKind::SnapKV && opt.scorer != ScorerKind::AhaKV)
     fail("--scorer", "'" + std::string(scorer_name(opt.scorer)) + "'", "snapkv or ahakv");
-  mo.scorer.window = opt.window;
   for (int bud : opt.budgets)
     if (bud < opt.window)
       fail("--budgets", std::to_string(bud), "mean budgets >= the window (" + std::to_string(opt.window) + ")");
+  std::error_code ec;
+  fs::create_directories(opt.out_dir, ec);
+  if (ec || !fs::is_directory(opt.out_dir))
+    fail(opt.out_dir, "--out", "a folder that can be created", ec ? ec.message() : "not a directory");
+}
+
+EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progress) {
+  check_eval_run(opt);
+  MethodOptions mo;
+  mo.scorer.kind = opt.scorer;
+  mo.scorer.window = opt.window;
 
   const ModelInfo& m = b.model();
   const std::string model_sha = model_sha256(m.path);
@@ -341,7 +346,6 @@ EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progres
   std::vector<RunMethod> methods;
   for (const MethodSpec& ms : specs) methods.push_back({&ms, method_fingerprint(ms, mo)});
 
-  fs::create_directories(opt.out_dir);
   sum.predictions_path = (fs::path(opt.out_dir) / "predictions.jsonl").string();
   sum.scores_path = (fs::path(opt.out_dir) / "scores.json").string();
   sum.results_path = (fs::path(opt.out_dir) / "results.md").string();
@@ -362,7 +366,7 @@ EvalRunSummary run_eval(Backend& b, const EvalRunOptions& opt, Progress* progres
     write_file_bytes(latency_path, latency_json(latency).dump(2) + "\n");
   } else if (fs::exists(latency_path)) {
     // From an earlier call with --latency: keep the rows of this run's methods.
-    for (LatencyRow& r : latency_from_json(ordered_json::parse(read_file_bytes(latency_path)), latency_path))
+    for (LatencyRow& r : latency_from_json(parse_ordered_json(read_file_bytes(latency_path), latency_path), latency_path))
       for (const RunMethod& rm : methods)
         if (rm.spec->label == r.label && rm.spec->budget == r.budget) latency.push_back(r);
   }

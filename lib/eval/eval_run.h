@@ -59,6 +59,12 @@ struct EvalRunSummary {
   std::string scores_path, results_path, predictions_path;
 };
 
+// Everything that can be checked before a model is loaded: the options, and the output folder
+// (created). run_eval calls it too; the app calls it first so a bad --out costs no model load.
+void check_eval_run(const EvalRunOptions& opt);
+
+// progress: one bar over all selected records (extra = the dataset); may be null. Between
+// records it stops with cokv::Stopped once a stop was requested (core/stop.h).
 // progress: one bar over all selected records (extra = the dataset); may be null.
 EvalRunSummary run_eval(Backend& backend, const EvalRunOptions& opt, Progress* progress = nullptr);
 

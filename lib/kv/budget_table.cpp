@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/file_bytes.h"
+#include "core/json_text.h"
 #include "core/npy.h"
 #include "model/config.h"
 
@@ -177,6 +178,8 @@ void validate(const BudgetTable& t, const std::string& where) {
   }
   if (t.window < 0) fail(where, "window", "an integer >= 0", std::to_string(t.window));
   if (t.sink < 0) fail(where, "sink", "an integer >= 0", std::to_string(t.sink));
+  if (t.tables.empty())
+    fail(where, "tables", "at least one budget level {mean_budget, budgets}", "none (an empty array)");
   for (size_t k = 0; k < t.tables.size(); ++k) check_level(t.tables[k], k, t, where);
 }
 
@@ -232,8 +235,8 @@ BudgetTable budget_table_from_json(const json& j, const std::string& where) {
   if (j.contains("score_stderr") && !j["score_stderr"].is_null())
     t.score_stderr = read_score_grid(j["score_stderr"], "score_stderr", L, G, where);
 
-  if (j.contains("tables")) {
-    const json& tabs = j["tables"];
+  {
+    const json& tabs = need(j, "tables", where, "");
     if (!tabs.is_array()) fail(where, "tables", "an array of {mean_budget, budgets}", show(tabs));
     for (size_t k = 0; k < tabs.size(); ++k) {
       const json& tj = tabs[k];
@@ -365,11 +368,13 @@ BudgetTable read_budget_table(const std::string& path) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e999
     std::string hint;
     if (text.find("NaN") != std::string::npos || text.find("Infinity") != std::string::npos)
       hint = " (NaN and Infinity are not JSON: a score or budget is not a finite number)";
-    throw Error(path + ": not valid JSON: " + e.what() + hint);
+    else if (e.id == 406)
+      hint = " (a number beyond the range of a double)";
+    throw Error(path + ": not valid JSON: " + json_error_text(e) + hint);
   }
   return budget_table_from_json(j, path);
 }

@@ -5,9 +5,9 @@
 // Validation (on read, and by validate() before write) checks:
 //   format string; model fields (positive ints, n_heads divisible by n_kv_heads); scores and
 //   score_stderr shapes [n_layers][n_kv_heads] with finite numbers; window >= 0, sink >= 0;
-//   every table: mean_budget a number with n x mean integral, budgets [n_layers][n_kv_heads]
+//   a "tables" array with at least one level; every table: mean_budget a number with n x mean integral, budgets [n_layers][n_kv_heads]
 //   of JSON integers (12.5, null/NaN, strings rejected) each >= window and summing exactly to
-//   n x mean_budget. Messages name the file, the field path (e.g. tables[1].budgets[3][2]) and
+//   n x mean_budget. A number beyond double range (1e999) is reported as such. Messages name the file, the field path (e.g. tables[1].budgets[3][2]) and
 //   expected vs got.
 //
 // The .npy twin (write_npy_twin) for a table file "<stem>.json" writes beside it:

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "model/weights.h"
 
 namespace cokv {
 
@@ -146,6 +147,12 @@ ModelConfig config_from_gguf(const GgufFile& f) {
       fail(path, "tensor 'rope_freqs.weight'", "absent when " + st_key + " is linear (two scalings at once)", "present");
     c.rope_freq_factors = rope_freqs_tensor(f, *rf, c);
   }
+  // The weights' size saturates at INT64_MAX (weight_memory) when the dimensions' products
+  // overflow int64: every dimension below 2^31 is not enough.
+  if (weight_memory(c).fp32_bytes == std::numeric_limits<int64_t>::max())
+    fail(path, "model dimensions", "sizes whose weights can be counted (under 2^63 bytes in fp32)",
+         "hidden " + std::to_string(c.hidden) + ", ffn " + std::to_string(c.ffn) + ", layers " + std::to_string(c.n_layers) +
+             ", heads " + std::to_string(c.n_heads) + " x " + std::to_string(c.head_dim) + ", vocab " + std::to_string(c.n_vocab));
   return c;
 }
 

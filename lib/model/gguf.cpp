@@ -21,6 +21,7 @@
 #include <unordered_map>
 
 #include "core/error.h"
+#include "core/file_bytes.h"
 #include "model/dequant.h"
 
 namespace cokv {
@@ -355,7 +356,9 @@ GgufFile::~GgufFile() = default;
 GgufFile GgufFile::open(const std::string& path) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  require_regular_file(path, "file");  // a FIFO or a device: refused before it is opened
+  // O_NONBLOCK too: a FIFO put in place after that check must not block the open.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) fail(path, "file", "a readable GGUF file", std::strerror(errno));
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/file_bytes.h"
+#include "model/weights.h"
 
 namespace cokv {
 
@@ -193,6 +194,12 @@ ModelConfig config_from_hf_json(const json& j, const std::string& where, const s
   c.tied_embeddings = k.boolean("tie_word_embeddings", false);
   read_rope(j, where, c);
   read_sliding_window(j, where, *fam, c);
+  // The weights' size saturates at INT64_MAX (weight_memory) when the dimensions' products
+  // overflow int64: every dimension below 2^31 is not enough.
+  if (weight_memory(c).fp32_bytes == std::numeric_limits<int64_t>::max())
+    fail(where, "model dimensions", "sizes whose weights can be counted (under 2^63 bytes in fp32)",
+         "hidden " + std::to_string(c.hidden) + ", ffn " + std::to_string(c.ffn) + ", layers " + std::to_string(c.n_layers) +
+             ", heads " + std::to_string(c.n_heads) + " x " + std::to_string(c.head_dim) + ", vocab " + std::to_string(c.n_vocab));
   return c;
 }
 

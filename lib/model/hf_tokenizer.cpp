@@ -2,6 +2,7 @@
 // TokenizerSpec / ChatTemplate. See hf_tokenizer.h for what is understood.
 #include "model/hf_tokenizer.h"
 
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -179,7 +180,8 @@ void read_vocab(const json& tj, const std::string& where, bool metaspace, Tokeni
   for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
     if (!it.value().is_number_integer()) fail(where, "model.vocab['" + it.key() + "']", "an integer id", it.value().dump());
     const std::string& t = it.key();
-    const bool byte_token = metaspace && t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>';
+    const bool byte_token = metaspace && t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>' &&
+                            std::isxdigit(static_cast<unsigned char>(t[3])) && std::isxdigit(static_cast<unsigned char>(t[4]));
     put(t, it.value().get<int64_t>(), int32_t(byte_token ? TokenType::Byte : TokenType::Normal), "model.vocab['" + t + "']");
   }
   if (tj.contains("added_tokens") && tj["added_tokens"].is_array())

@@ -53,16 +53,17 @@ Weights load_model_weights(const std::string& path, const ModelConfig& cfg, Weig
 }
 
 namespace {
-std::string gib(int64_t bytes) {
+std::string gib(double bytes) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.2f GiB (%.2f GB)", double(bytes) / double(int64_t{1} << 30), double(bytes) / 1e9);
+  std::snprintf(buf, sizeof buf, "%.2f GiB (%.2f GB)", bytes / double(int64_t{1} << 30), bytes / 1e9);
   return buf;
 }
 }  // namespace
 
 std::string memory_report(const ModelConfig& c) {
   const WeightMemory m = weight_memory(c);
-  const int64_t kv_per_token = int64_t{2} * c.n_layers * c.n_kv_heads * c.head_dim * 4;  // K and V, fp32
+  // K and V, fp32; in double: a config may give sizes whose product overflows int64.
+  const double kv_per_token = 2.0 * c.n_layers * c.n_kv_heads * c.head_dim * 4;
   char params[64];
   std::snprintf(params, sizeof params, "%.3f B (%lld)", double(m.n_params) / 1e9, static_cast<long long>(m.n_params));
   std::string r;
@@ -72,7 +73,7 @@ std::string memory_report(const ModelConfig& c) {
   r += "weights q8_0:      " + gib(m.q8_0_bytes) + " (matrices 34 bytes per 32 weights, norms and biases fp32)\n";
   r += "weights file:      as the file stores its matrices (about the file's size)\n";
   r += "weights auto:      " + std::string(weight_mode_name(m.auto_pick)) + " (fp32 up to " + gib(kAutoFp32Bytes) + " of fp32 weights)\n";
-  r += "KV cache (fp32):   " + std::to_string(kv_per_token / 1024) + " KiB per token; " + gib(kv_per_token * c.n_ctx_train) +
+  r += "KV cache (fp32):   " + std::to_string(int64_t(kv_per_token / 1024)) + " KiB per token; " + gib(kv_per_token * c.n_ctx_train) +
        " at the trained context of " + std::to_string(c.n_ctx_train) + " tokens\n";
   return r;
 }

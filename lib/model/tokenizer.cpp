@@ -282,6 +282,22 @@ void Tokenizer::Impl::encode_fragment(std::string_view s, bool at_start, std::ve
   encode_words(t, words, out);
 }
 
+namespace {
+
+// The byte a "<0xHH>" token stands for; -1 when its text is not of that form (a file may type
+// any text as a byte token: std::stoi threw std::invalid_argument on "<0xZZ>", found by
+// fuzz/fuzz_hf_tokenizer).
+int byte_of_token(const std::string& t) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+  };
+  if (t.size() != 6 || t.compare(0, 3, "<0x") != 0 || t[5] != '>') return -1;
+  const int hi = hex(t[3]), lo = hex(t[4]);
+  return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
+}  // namespace
+
 // llama.cpp token_to_piece with special=true: control/user-defined/unknown as their text,
 // normal tokens through the inverse byte mapping, byte tokens <0xXX> as that byte.
 std::string Tokenizer::Impl::decode_piece(int32_t id) const {
@@ -292,8 +308,8 @@ std::string Tokenizer::Impl::decode_piece(int32_t id) const {
     case TokenType::Unknown:
       return t;
     case TokenType::Byte:
-      if (t.size() == 6 && t.compare(0, 3, "<0x") == 0) return std::string(1, static_cast<char>(std::stoi(t.substr(3, 2), nullptr, 16)));
-      return {};
+      if (const int b = byte_of_token(t); b >= 0) return std::string(1, static_cast<char>(b));
+      return {};  // a byte token without a byte decodes to nothing
     case TokenType::Normal: {
       if (metaspace()) {  // "▁" is a space; the text is otherwise the token's own UTF-8
         std::string out;

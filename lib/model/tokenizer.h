@@ -10,7 +10,8 @@
 // - each remaining text fragment goes through the pre-tokenizer regexes in sequence, then
 //   GPT-2 byte->unicode mapping, then BPE merges by rank (lowest first, leftmost on ties);
 // - invalid UTF-8 bytes are tokenized as U+FFFD (as llama.cpp does), so such text does not
-//   round-trip;
+//   round-trip; nor does a byte whose own token the vocabulary lacks: llama.cpp drops it
+//   (SmolLM2 has no token for 0x04 0x06 0x13 0x14 0x16 0x1d; found by fuzz/fuzz_tokenizer);
 // - decode concatenates token pieces without llama.cpp's optional "clean spaces" pass.
 // Only tokenizer.ggml.model == "gpt2" (byte-level BPE) is supported.
 #pragma once

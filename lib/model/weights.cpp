@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <set>
 #include <type_traits>
 #include <variant>
@@ -276,17 +277,33 @@ int64_t WeightMemory::bytes(WeightMode m) const {
   }
 }
 
+namespace {
+
+// a * b and a + b for sizes, saturating at INT64_MAX: a config read from a file may give every
+// dimension up to 2^31, whose products overflow int64 (undefined behaviour; seen while
+// writing fuzz/fuzz_hf_config). The config readers refuse a config whose size saturates.
+int64_t sat_mul(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+int64_t sat_add(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_add_overflow(a, b, &r) ? std::numeric_limits<int64_t>::max() : r;
+}
+
+}  // namespace
+
 WeightMemory weight_memory(const ModelConfig& c) {
   WeightMemory m;
   auto count = [&](const char* letters, bool matrix, int64_t copies) {
-    int64_t n = 1;
-    for (int64_t d : shape_of(letters, c)) n *= d;
-    n *= copies;
-    m.n_params += n;
-    m.fp32_bytes += 4 * n;
-    m.bf16_bytes += (matrix ? 2 : 4) * n;
+    int64_t n = copies;
+    for (int64_t d : shape_of(letters, c)) n = sat_mul(n, d);
+    m.n_params = sat_add(m.n_params, n);
+    m.fp32_bytes = sat_add(m.fp32_bytes, sat_mul(4, n));
+    m.bf16_bytes = sat_add(m.bf16_bytes, sat_mul(matrix ? 2 : 4, n));
     const int64_t cols = shape_of(letters, c).back();
-    m.q8_0_bytes += !matrix ? 4 * n : cols % 32 == 0 ? n / 32 * 34 : 2 * n;
+    const int64_t q8 = !matrix ? sat_mul(4, n) : cols % 32 == 0 ? sat_mul(n / 32, 34) : sat_mul(2, n);
+    m.q8_0_bytes = sat_add(m.q8_0_bytes, q8);
   };
   for (const auto& s : kGlobal) {
     if (s.need == Need::Optional && c.tied_embeddings) continue;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/progress.h"
+#include "core/stop.h"
 #include "profile/baklava.h"
 #include "profile/sampling.h"
 
@@ -130,6 +131,7 @@ HeadScores score_baklava(const ProfileOptions& o, Backend& b, const ModelGame& g
   BaklavaObserver obs(c, o.baklava_tokens);
   Progress prog(log, "baklava " + task_name(o), int64_t(game.n_samples()));
   for (const auto& ps : game.prepared_samples()) {
+    throw_if_stopped("BaKlaVa keeps no journal: rerun to start it again");
     PrefillOptions po;
     po.observer = &obs;
     po.keep_kv = false;

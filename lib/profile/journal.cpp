@@ -1,22 +1,21 @@
 // JournaledGame: append-only, fsync'd evaluation journal with exact replay (see journal.h).
 #include "profile/journal.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <vector>
 
 #include "core/error.h"
+#include "core/json_text.h"
+#include "core/stop.h"
 
 namespace cokv::profile {
 
@@ -59,61 +58,36 @@ std::string coalition_hex(const Coalition& c) {
 
 JournaledGame::JournaledGame(Game& game) : game_(game) {}
 
-JournaledGame::JournaledGame(Game& game, const std::string& path, const nlohmann::json& settings,
-                             JournalMode mode)
-    : game_(game), path_(path) {
-  if (mode == JournalMode::fresh) {
-    std::ifstream probe(path, std::ios::binary | std::ios::ate);
-    if (probe && probe.tellg() > 0)
-      fail(path, "journal", "no existing journal (pass --resume to continue that run, or remove the file)",
-           "a non-empty file");
-  }
-  if (mode == JournalMode::resume) load(settings);
-  if (fd_ < 0) {  // new journal (fresh, or resume of a missing/empty one): header first
-    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (fd_ < 0) fail(path, "journal", "a writable file", std::strerror(errno));
-    append(std::string(kMagic) + settings.dump() + "\n");
-  }
-}
-
-JournaledGame::~JournaledGame() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void JournaledGame::load(const nlohmann::json& settings) {
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return;  // nothing to resume: start a new journal
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string text = ss.str();
+JournalText parse_journal(std::string_view text, const std::string& path) {
+  JournalText out;
   // Only complete lines count: a run killed mid-write leaves a last line without its newline.
-  const size_t complete = text.rfind('\n') == std::string::npos ? 0 : text.rfind('\n') + 1;
-  if (complete == 0) return;  // not even a complete header: start over
-
+  const size_t last_nl = text.rfind('\n');
+  out.complete_bytes = last_nl == std::string_view::npos ? 0 : last_nl + 1;
+  if (text.empty()) return out;
+  if (out.complete_bytes == 0)
+    fail(path + ":1", "header", "a complete first line '" + std::string(kMagic) + "{settings}'",
+         std::to_string(text.size()) + " bytes without a newline (the header was cut short; the file holds no "
+                                       "evaluations: remove it to start over)");
   size_t pos = 0;
   int64_t line_no = 0;
-  while (pos < complete) {
+  while (pos < out.complete_bytes) {
     const size_t eol = text.find('\n', pos);
-    const std::string_view line(text.data() + pos, eol - pos);
+    const std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
     ++line_no;
-    const std::string where = path_ + ":" + std::to_string(line_no);
+    const std::string where = path + ":" + std::to_string(line_no);
     if (line_no == 1) {
       if (line.substr(0, kMagic.size()) != kMagic)
         fail(where, "header", "'" + std::string(kMagic) + "{settings}'", std::string(line.substr(0, 40)));
-      nlohmann::json recorded;
-      try {
-        recorded = nlohmann::json::parse(line.substr(kMagic.size()));
-      } catch (const nlohmann::json::exception& e) {
-        fail(where, "settings", "JSON", e.what());
-      }
-      if (recorded != settings)
-        fail(where, "settings", "this run's " + settings.dump(),
-             recorded.dump() + " (the journal was written with a different seed or settings: resume with "
-                               "those, or start a new journal)");
+      out.settings = parse_json(line.substr(kMagic.size()), where + ": header settings");
+      if (!out.settings.is_object())
+        fail(where, "header settings", "a JSON object", out.settings.dump().substr(0, 40));
       continue;
     }
-    if (line.substr(0, 2) == "# ") continue;  // a comment
+    if (line.substr(0, 2) == "# ") {  // a comment
+      out.comments.emplace_back(line.substr(2));
+      continue;
+    }
     // <estimator> <chain> <slice> <sample> <part> <mask> <utility>
     std::string_view tok[7];
     size_t start = 0;
@@ -139,26 +113,45 @@ void JournaledGame::load(const nlohmann::json& settings) {
     if (!ok)
       fail(where, "record", "'<estimator> <chain> <slice> <sample> <part> <hex mask> <hex-float utility>'",
            std::string(line.substr(0, 120)));
-    const EvalKey key{tok[0], chain, slice, sample, part};
-    journaled_.try_emplace(format_key(key), Entry{line_no, std::string(tok[5]), utility});
+    out.records.push_back(
+        {format_key(EvalKey{tok[0], chain, slice, sample, part}), std::string(tok[5]), utility, line_no});
   }
-  fd_ = ::open(path_.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd_ < 0) fail(path_, "journal", "a writable file", std::strerror(errno));
-  if (complete < text.size() && ::ftruncate(fd_, off_t(complete)) != 0)
-    fail(path_, "journal", "a file whose truncated last line can be cut off", std::strerror(errno));
+  return out;
 }
 
-void JournaledGame::append(const std::string& text) {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t w = ::write(fd_, text.data() + done, text.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      fail(path_, "journal", "an append to succeed", std::strerror(errno));
-    }
-    done += size_t(w);
+JournaledGame::JournaledGame(Game& game, const std::string& path, const nlohmann::json& settings,
+                             JournalMode mode)
+    : game_(game), path_(path) {
+  require_regular_file(path, "journal");
+  if (mode == JournalMode::fresh) {
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec) && std::filesystem::file_size(path, ec) > 0)
+      fail(path, "journal", "no existing journal (pass --resume to continue that run, or remove the file)",
+           "a non-empty file");
   }
-  if (::fsync(fd_) != 0) fail(path_, "journal", "fsync to succeed", std::strerror(errno));
+  if (mode == JournalMode::resume) load(settings);
+  if (!file_) {  // new journal (fresh, or resume of a missing/empty one): header first
+    file_ = std::make_unique<AppendFile>(path, AppendFile::Mode::Truncate);
+    file_->append(std::string(kMagic) + settings.dump() + "\n", true);
+  }
+}
+
+JournaledGame::~JournaledGame() = default;
+
+void JournaledGame::load(const nlohmann::json& settings) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path_, ec)) return;  // nothing to resume: start a new journal
+  const std::string text = read_file_bytes(path_);
+  if (text.empty()) return;
+  JournalText j = parse_journal(text, path_);
+  if (j.settings != settings)
+    fail(path_ + ":1", "settings", "this run's " + settings.dump(),
+         j.settings.dump() + " (the journal was written with a different seed or settings: resume with "
+                             "those, or start a new journal)");
+  for (JournalRecord& r : j.records)
+    journaled_.try_emplace(std::move(r.key), Entry{r.line, std::move(r.mask), r.utility});
+  file_ = std::make_unique<AppendFile>(path_, AppendFile::Mode::Keep);
+  if (j.complete_bytes < text.size()) file_->truncate(j.complete_bytes);
 }
 
 void JournaledGame::set_share(uint32_t index, uint32_t count) {
@@ -169,11 +162,11 @@ void JournaledGame::set_share(uint32_t index, uint32_t count) {
 }
 
 void JournaledGame::comment(const std::string& text) {
-  if (fd_ < 0) return;
+  if (!file_) return;
   std::string line = text;
   for (char& c : line)
     if (c == '\n' || c == '\r') c = ' ';
-  append("# " + line + "\n");
+  file_->append("# " + line + "\n", true);
 }
 
 // One batch after the share, the replay-only rule and the journal answered what they could:
@@ -201,8 +194,8 @@ JournaledGame::Pending JournaledGame::pending(std::span<const EvalKey> keys, std
       missing_.push_back(keys[k]);
       continue;
     }
-    const std::string mask = fd_ >= 0 ? coalition_hex(batch[k]) : std::string();
-    if (fd_ >= 0 && it != journaled_.end()) {
+    const std::string mask = file_ ? coalition_hex(batch[k]) : std::string();
+    if (file_ && it != journaled_.end()) {
       if (it->second.mask != mask)
         fail(path_ + ":" + std::to_string(it->second.line), "coalition of '" + key + "'", mask + " (drawn by this run)",
              it->second.mask + " (the journal was written with a different seed or settings)");
@@ -212,7 +205,7 @@ JournaledGame::Pending JournaledGame::pending(std::span<const EvalKey> keys, std
     }
     p.coalitions.push_back(batch[k]);
     p.where.push_back(offset + k);
-    if (fd_ >= 0) p.lines.push_back(key + ' ' + mask);
+    if (file_) p.lines.push_back(key + ' ' + mask);
   }
   p.utilities.resize(p.coalitions.size());
   return p;
@@ -225,6 +218,8 @@ void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coal
   const size_t n = size_t(game_.n_players());
   for (const Coalition& c : batch)
     if (c.size() != n) fail("JournaledGame::evaluate", "coalition size", std::to_string(n), std::to_string(c.size()));
+  throw_if_stopped(path_.empty() ? std::string()
+                                  : path_ + " holds every finished batch: rerun with --resume to continue");
   n_requested_ += int64_t(batch.size());
   const size_t per = batch_size > 0 ? size_t(batch_size) : std::max<size_t>(batch.size(), 1);
   std::vector<Pending> todo;
@@ -244,10 +239,10 @@ void JournaledGame::evaluate(std::span<const EvalKey> keys, std::span<const Coal
     std::string text;
     for (size_t t = 0; t < p.where.size(); ++t) {
       utilities[p.where[t]] = p.utilities[t];
-      if (fd_ >= 0) text += p.lines[t] + ' ' + format_utility(p.utilities[t]) + '\n';
+      if (file_) text += p.lines[t] + ' ' + format_utility(p.utilities[t]) + '\n';
     }
     n_evaluated_ += int64_t(p.where.size());
-    if (fd_ >= 0) append(text);
+    if (file_) file_->append(text, true);
   });
 }
 
@@ -372,15 +367,7 @@ MergedJournal merge_journal_files(const std::vector<std::string>& shards, const 
   for (uint32_t i : m.indices) m.commands.push_back(cmds.count(i) ? cmds[i] : "");
   std::string text = std::string(kMagic) + base.dump() + "\n";
   for (const auto& [key, v] : records) text += key + ' ' + v.first + '\n';
-  const std::string tmp = out + ".tmp";
-  {
-    std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
-    if (!o) fail(tmp, "merged journal", "a writable file", std::strerror(errno));
-    o << text;
-    o.flush();
-    if (!o) fail(tmp, "merged journal", "written completely", std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), out.c_str()) != 0) fail(out, "merged journal", "renamed into place", std::strerror(errno));
+  write_file_bytes(out, text);
   m.settings = base;
   m.records = int64_t(records.size());
   return m;

@@ -10,7 +10,8 @@
 // the prefix length for permutations); mask: the coalition as hex digits of sum_{i in S} 2^i,
 // ceil(n/4) digits, most significant first; utility: C99 hex float (%a), so replay is exact.
 // Lines "# <text>" after the header are comments (a shard journal records its command line so).
-// A last line without its newline (killed mid-write) is ignored and cut off on resume.
+// A last line without its newline (killed mid-write) is ignored and cut off on resume; a
+// damaged header (cut short, not JSON, other settings) is refused, never silently replaced.
 //
 // Shards (cokv-profile --shard I/N): a run evaluates only the samples s with s % N == I (and the
 // "base" coalitions, which every shard evaluates); the rest are skipped. The header's settings then
@@ -18,6 +19,7 @@
 // into the journal one unsharded run writes, so a replay of it gives that run's bytes.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -25,6 +27,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/file_bytes.h"
 #include "profile/game.h"
 
 namespace cokv::profile {
@@ -41,6 +44,23 @@ struct EvalKey {
 
 std::string format_key(const EvalKey& key);        // "ssv 0 22 5 1"
 std::string coalition_hex(const Coalition& c);      // see the file format above
+
+// A journal's text, parsed (parse_journal): its header's settings and every complete record.
+struct JournalRecord {
+  std::string key;   // format_key of the record
+  std::string mask;  // hex coalition
+  double utility = 0;
+  int64_t line = 0;  // 1-based line number, for messages
+};
+struct JournalText {
+  nlohmann::json settings;  // null for an empty text
+  std::vector<JournalRecord> records;
+  std::vector<std::string> comments;  // "# " lines after the header, without the "# "
+  size_t complete_bytes = 0;          // bytes of complete lines (a last line without '\n' is not counted)
+};
+// Throws cokv::Error naming "<path>:<line>" for a damaged header or record line, and for a
+// non-empty text whose header line is incomplete.
+JournalText parse_journal(std::string_view text, const std::string& path);
 
 // What to do with the journal file.
 enum class JournalMode {
@@ -96,13 +116,12 @@ class JournaledGame {
   };
   struct Pending;
   void load(const nlohmann::json& settings);
-  void append(const std::string& text);
   Pending pending(std::span<const EvalKey> keys, std::span<const Coalition> batch, std::span<double> utilities,
                   size_t offset);
 
   Game& game_;
   std::string path_;
-  int fd_ = -1;
+  std::unique_ptr<AppendFile> file_;  // null: no journal
   std::unordered_map<std::string, Entry> journaled_;  // format_key -> entry
   int64_t n_requested_ = 0, n_evaluated_ = 0, n_replayed_ = 0, n_skipped_ = 0;
   uint32_t share_index_ = 0, share_count_ = 1;

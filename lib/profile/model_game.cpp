@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/stop.h"
 
 namespace cokv::profile {
 
@@ -55,6 +56,7 @@ ModelGame::ModelGame(std::span<Backend* const> replicas, std::vector<Sample> sam
     auto& mine = prepared_[r];
     mine.reserve(samples.size());
     for (const Sample& s : samples) {
+      throw_if_stopped("while preparing the validation records (nothing to save yet)");
       mine.push_back(std::make_unique<PreparedSample>(*replicas_[r], s, opt_.n_query_rows));
       mine.back()->ranking(opt_.scorer);  // computed once, now, so its memory is counted
       if (r == 0) {
@@ -129,6 +131,7 @@ void ModelGame::evaluate_batches(std::span<const std::span<const Coalition>> bat
 }
 
 std::vector<double> ModelGame::evaluate_budgets(std::span<const BudgetVector> budgets, Utility u) {
+  throw_if_stopped("the journal holds every finished evaluation: rerun with --resume to continue");
   std::vector<BudgetRequest> reqs(budgets.size());
   for (size_t k = 0; k < budgets.size(); ++k) {
     require(int(budgets[k].keep.size()) == n_players_, "model game: budget vector of the wrong size");

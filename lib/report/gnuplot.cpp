@@ -39,6 +39,27 @@ int run_script(const std::string& exe, const std::string& script, std::string& e
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+// Whether an image gnuplot wrote is whole: a PNG ends with its IEND chunk, an SVG with
+// </svg>. gnuplot can exit 0 after a failed write (a full disk), leaving a cut file.
+bool image_complete(const std::string& path) {
+  std::string bytes;
+  try {
+    bytes = read_file_bytes(path);
+  } catch (const Error&) {
+    return false;
+  }
+  if (bytes.empty()) return false;
+  const std::string ext = std::filesystem::path(path).extension().string();
+  const std::string p = std::filesystem::path(path).stem().extension().string();  // "x.png.tmp" -> ".png"
+  const std::string kind = ext == ".tmp" ? p : ext;
+  if (kind == ".png") {
+    static const std::string iend("IEND\xae\x42\x60\x82", 8);
+    return bytes.size() >= 8 && bytes.compare(bytes.size() - 8, 8, iend) == 0;
+  }
+  if (kind == ".svg") return bytes.find("</svg>", bytes.size() > 64 ? bytes.size() - 64 : 0) != std::string::npos;
+  return true;
+}
+
 }  // namespace
 
 std::string gnuplot_quote(const std::string& s) {
@@ -75,13 +96,34 @@ std::string gnuplot_png_terminal(const std::string& gnuplot) {
 void gnuplot_render(const std::string& gnuplot, const std::string& script, const std::string& data_path,
                     const std::vector<std::string>& outputs, const std::string& where) {
   std::string err;
-  const int rc = run_script(gnuplot, script, err);
+  int rc = -1;
   std::error_code ec;
+  auto remove_temps = [&] {
+    for (const auto& p : outputs)
+      if (!p.empty()) std::filesystem::remove(temp_path_for(p), ec);
+  };
+  try {
+    rc = run_script(gnuplot, script, err);
+  } catch (...) {
+    remove_temps();
+    throw;
+  }
   if (!data_path.empty()) std::filesystem::remove(data_path, ec);
-  if (rc != 0) throw Error(where + ": gnuplot failed (exit " + std::to_string(rc) + "): " + err);
+  if (rc != 0) {
+    remove_temps();
+    throw Error(where + ": gnuplot failed (exit " + std::to_string(rc) + "): " + err);
+  }
+  for (const auto& p : outputs) {
+    if (p.empty()) continue;
+    const std::string tmp = temp_path_for(p);
+    if (!image_complete(tmp)) {
+      remove_temps();
+      throw Error(p + ": gnuplot wrote no complete image" + (err.empty() ? std::string() : ": " + err) +
+                  " (or a cut one: a full disk?); the previous file, if any, is unchanged");
+    }
+  }
   for (const auto& p : outputs)
-    if (!p.empty() && (!std::filesystem::exists(p, ec) || std::filesystem::file_size(p, ec) == 0))
-      throw Error(p + ": gnuplot wrote no image" + (err.empty() ? std::string() : ": " + err));
+    if (!p.empty()) commit_temp_file(temp_path_for(p), p);
 }
 
 }  // namespace cokv

@@ -53,12 +53,12 @@ void write_heatmap(const std::vector<double>& values, int n_layers, int n_kv_hea
   if (!png_path.empty()) {
     script += "set terminal " + gnuplot_png_terminal(opt.gnuplot) + " size " + std::to_string(w) + "," +
               std::to_string(h) + "\n";
-    script += "set output " + gnuplot_quote(png_path) + "\n" + body;
+    script += "set output " + gnuplot_quote(temp_path_for(png_path)) + "\n" + body;
     script += "plot " + gnuplot_quote(data) + " matrix with image notitle\nset output\n";
   }
   if (!svg_path.empty()) {
     script += "set terminal svg size " + std::to_string(w) + "," + std::to_string(h) + "\n";
-    script += "set output " + gnuplot_quote(svg_path) + "\n" + body;
+    script += "set output " + gnuplot_quote(temp_path_for(svg_path)) + "\n" + body;
     script += "plot " + gnuplot_quote(data) + " matrix with image notitle\nset output\n";
   }
   gnuplot_render(opt.gnuplot, script, data, {png_path, svg_path}, where);

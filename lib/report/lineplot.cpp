@@ -84,9 +84,9 @@ void write_line_plot(const std::vector<LineSeries>& series, const std::string& p
   const std::string size = std::to_string(opt.width_px) + "," + std::to_string(opt.height_px);
   if (!png_path.empty())
     script += "set terminal " + gnuplot_png_terminal(opt.gnuplot) + " size " + size + "\nset output " +
-              gnuplot_quote(png_path) + "\n" + body + plot + "set output\n";
+              gnuplot_quote(temp_path_for(png_path)) + "\n" + body + plot + "set output\n";
   if (!svg_path.empty())
-    script += "set terminal svg size " + size + "\nset output " + gnuplot_quote(svg_path) + "\n" + body + plot +
+    script += "set terminal svg size " + size + "\nset output " + gnuplot_quote(temp_path_for(svg_path)) + "\n" + body + plot +
               "set output\n";
 
   gnuplot_render(opt.gnuplot, script, data, {png_path, svg_path}, where);
