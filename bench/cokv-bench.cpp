@@ -357,7 +357,7 @@ int run_cuda(Backend& b, CudaBench o) {
 int main(int argc, char** argv) {
   CLI::App app{"cokv-bench: runtime benchmarks (results go to bench/RESULTS.md)"};
   Reference ref;
-  std::string backend = "auto";
+  std::string backend = "auto", numerics = "fp32";
   bool decode_only = false;
   BackendOptions bo;
   bo.model_path = default_model_path();
@@ -373,6 +373,10 @@ int main(int argc, char** argv) {
                  "weight modes (fp32, bf16, q8_0, file, auto), benchmarked one after the other in this process")
       ->delimiter(',')
       ->check(CLI::IsMember(weight_mode_names()));
+  app.add_option("--numerics", numerics,
+                 "fp32 | ggml (activations rounded to 8-bit blocks as llama.cpp does; Q4_0/Q4_1/Q8_0 weights then "
+                 "multiply in integers)")
+      ->check(CLI::IsMember({"fp32", "ggml"}));
   app.add_option("--contend", contend,
                  "run N busy-looping processes of its own beside the benchmark (killed at the end)")
       ->check(CLI::Range(0, 64));
@@ -403,6 +407,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     bo.kind = parse_backend(backend);
+    bo.numerics = numerics == "ggml" ? Model::Numerics::Ggml : Model::Numerics::Fp32;
     if (*cuda) {
       bo.random_weights = cb.smoke ? toy_shape() : llama3_8b();
       cb.repeats = repeats;
@@ -424,6 +429,7 @@ int main(int argc, char** argv) {
       nlohmann::json res = *fwd ? run_forward(*b, i == 0 ? ref : Reference{}, repeats, decode_only)
                                 : run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats);
       res["weights"] = weight_mode_name(b->model().weights);
+      res["numerics"] = numerics;
       res["weights_bytes"] = bytes;
       res["load_s"] = load_s;
       res["contenders"] = contend;

@@ -10,6 +10,7 @@
 
 #include "model/dequant.h"
 #include "runtime/ops.h"
+#include "runtime/q8_linear.h"
 
 using namespace cokv;
 
@@ -205,4 +206,72 @@ TEST_CASE("WeightMatrix: bf16 rounding is to nearest even, f32 views and copies"
   CHECK(copy(1, 3) == b(1, 3));
   CHECK(b.n_bytes() == 3 * 5 * 2);
   CHECK_THROWS_WITH(b.f32(), Catch::Contains("BF16"));
+}
+
+// ---- integer dot products for Q8-rounded inputs (runtime/q8_linear.h) ------------------------
+
+namespace {
+std::vector<WeightMatrix> q8_dot_types(const Mat& w) { return {q8_0_matrix(w), q4_matrix(w, false), q4_matrix(w, true)}; }
+}  // namespace
+
+TEST_CASE("q8 linear: integer dot products give the fp32 kernel's result on Q8-rounded inputs", "[linear][q8]") {
+  // Both sum the same exact products (8-bit levels times fp16 scales) in fp32, in different
+  // orders: per block first (integers, exact) here, along the lanes there. So they differ by
+  // fp32 rounding only: at most ~K ulp of sum_k |x_ik w_nk| (slack 2 K eps of it). A wrong
+  // nibble, sign, block or scale misses by orders of magnitude more.
+  for (auto [M, N, K] : {std::tuple{1, 7, 64}, {5, 13, 96}, {70, 30, 576}, {3, 4, 33 * 32}}) {
+    INFO("M=" << M << " N=" << N << " K=" << K);
+    Mat x = random_mat(M, K, 21);
+    quantize_activations(x, ActQuant::Q8Blocks);
+    for (const WeightMatrix& c : q8_dot_types(random_mat(N, K, 22))) {
+      INFO("type " << ggml_type_name(c.type()));
+      REQUIRE(q8_linear_supports(c));
+      Mat decoded(N, K), want, got;
+      c.decode_rows(0, N, decoded.data());
+      linear(x, decoded, want, Matmul::RowStable);
+      linear(x, c, got, Matmul::RowStable, ActQuant::Q8Blocks);
+      const Mat slack = (x.cwiseAbs() * decoded.cwiseAbs().transpose()) * (2.f * K * std::numeric_limits<float>::epsilon());
+      CHECK(((got - want).cwiseAbs() - slack).maxCoeff() <= 0.f);
+    }
+  }
+}
+
+TEST_CASE("q8 linear: a row's bits do not depend on its batch or the threads", "[linear][q8]") {
+  const int K = 576, N = 100;
+  Mat x = random_mat(67, K, 23);
+  quantize_activations(x, ActQuant::Q8Blocks);
+  for (const WeightMatrix& c : q8_dot_types(random_mat(N, K, 24))) {
+    INFO("type " << ggml_type_name(c.type()));
+    Mat all, y;
+    linear(x, c, all, Matmul::RowStable, ActQuant::Q8Blocks);
+    for (int r : {0, 6, 64, 66}) {
+      Mat one = x.row(r);
+      linear(one, c, y, Matmul::RowStable, ActQuant::Q8Blocks);
+      REQUIRE(y.row(0) == all.row(r));
+    }
+    const int saved = omp_get_max_threads();
+    omp_set_num_threads(saved == 1 ? 2 : 1);
+    linear(x, c, y, Matmul::RowStable, ActQuant::Q8Blocks);
+    omp_set_num_threads(saved);
+    REQUIRE(y == all);
+  }
+}
+
+TEST_CASE("q8 linear: an input not yet rounded is rounded as quantize_activations does", "[linear][q8]") {
+  // Rounding is idempotent (a rounded block's largest level is 127, so its scale comes back
+  // bit for bit): raw and pre-rounded inputs give the same bits, which the fp32 kernel would
+  // not (so this also shows the integer path ran). Zero blocks have scale 0.
+  Mat raw = random_mat(4, 128, 25);
+  raw.block(1, 32, 1, 32).setZero();
+  Mat rounded = raw;
+  quantize_activations(rounded, ActQuant::Q8Blocks);
+  for (const WeightMatrix& c : q8_dot_types(random_mat(9, 128, 26))) {
+    Mat a, b;
+    linear(raw, c, a, Matmul::RowStable, ActQuant::Q8Blocks);
+    linear(rounded, c, b, Matmul::RowStable, ActQuant::Q8Blocks);
+    REQUIRE(a == b);
+    REQUIRE(a.allFinite());
+  }
+  // Types and widths the integer path does not take go through the fp32 kernels.
+  CHECK_FALSE(q8_linear_supports(WeightMatrix::from_f32(random_mat(3, 64, 27), GgmlType::BF16)));
 }

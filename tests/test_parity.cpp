@@ -103,8 +103,12 @@ TEST_CASE("Fp32 logits and greedy continuations match llama.cpp on an F32 copy o
 }
 
 TEST_CASE("prompt tokens, top-20 logits and greedy continuations match llama.cpp", "[parity][model]") {
-  auto numerics = GENERATE(Model::Numerics::Fp32, Model::Numerics::Ggml);
-  auto owned = Model::load(default_model_path(), numerics);
+  // fp32 and ggml numerics on fp32 weights, and ggml numerics on the file's own Q4_1/Q8_0 blocks:
+  // integer dot products there (runtime/q8_linear.h), llama.cpp's own arithmetic.
+  auto [numerics, weights] = GENERATE(std::pair{Model::Numerics::Fp32, WeightMode::Fp32},
+                                      std::pair{Model::Numerics::Ggml, WeightMode::Fp32},
+                                      std::pair{Model::Numerics::Ggml, WeightMode::File});
+  auto owned = Model::load(default_model_path(), numerics, weights);
   const Model& m = *owned;
   const nlohmann::json ref = load_reference();
   double max_err = 0;
@@ -147,7 +151,7 @@ TEST_CASE("prompt tokens, top-20 logits and greedy continuations match llama.cpp
       REQUIRE(gen[0].tokens[i] == tok);
     }
   }
-  WARN("numerics " << (numerics == Model::Numerics::Ggml ? "ggml" : "fp32")
+  WARN("numerics " << (numerics == Model::Numerics::Ggml ? "ggml" : "fp32") << ", weights " << weight_mode_name(weights)
                    << ": max |logit - llama.cpp| over the top-20 of every prompt = " << max_err);
   CHECK(max_err < 1.0);
 }

@@ -131,7 +131,7 @@ class Decoder {
       }
       attention(il, active, c);
       quantize_activations(attn_, m_.act_quant);
-      linear(attn_, lw.wo, o_, Matmul::RowStable);
+      linear(attn_, lw.wo, o_, Matmul::RowStable, m_.act_quant);
       x_ += o_;
       swiglu_block(lw, c_, m_.act_quant, x_, xn_, gate_, up_, o_, Matmul::RowStable);
     }
@@ -328,7 +328,7 @@ void for_each_logits_row(const Model& m, const Mat& hidden, F&& f) {
   for (Eigen::Index r0 = 0; r0 < hidden.rows(); r0 += kBlock) {
     const Eigen::Index nr = std::min<Eigen::Index>(kBlock, hidden.rows() - r0);
     rows = hidden.middleRows(r0, nr);
-    linear(rows, m.w.lm_head(), logits, Matmul::RowStable);
+    linear(rows, m.w.lm_head(), logits, Matmul::RowStable, m.act_quant);  // hidden: rounded as the LM head's input
     for (Eigen::Index i = 0; i < nr; ++i) f(int(r0 + i), logits.row(i).data(), int(logits.cols()));
   }
 }

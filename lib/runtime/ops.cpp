@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/parallel.h"
 #include "model/dequant.h"
+#include "runtime/q8_linear.h"
 
 namespace cokv {
 
@@ -391,9 +392,11 @@ constexpr Index kGemmMinRows = 64;
 
 }  // namespace
 
-void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm) {
-  if (mm == Matmul::RowStable || (w.type() != GgmlType::F32 && x.rows() < kGemmMinRows))
+void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm, ActQuant aq) {
+  if (mm == Matmul::RowStable || (w.type() != GgmlType::F32 && x.rows() < kGemmMinRows)) {
+    if (aq == ActQuant::Q8Blocks && q8_linear_supports(w)) return linear_q8(x, w, y);
     return linear_row_stable(x, w, y);
+  }
   linear_gemm(x, w, y);
 }
 
@@ -418,9 +421,9 @@ void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const 
                const Mat& x, Mat& xn, Mat& q, Mat& k, Mat& v, Matmul mm) {
   rms_norm(x, lw.attn_norm, c.norm_eps, xn);
   quantize_activations(xn, aq);
-  linear(xn, lw.wq, q, mm);
-  linear(xn, lw.wk, k, mm);
-  linear(xn, lw.wv, v, mm);
+  linear(xn, lw.wq, q, mm, aq);
+  linear(xn, lw.wk, k, mm, aq);
+  linear(xn, lw.wv, v, mm, aq);
   if (c.qkv_bias) {
     q.rowwise() += lw.bq;
     k.rowwise() += lw.bk;
@@ -437,11 +440,11 @@ void swiglu_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, Mat
                   Mat& up, Mat& o, Matmul mm) {
   rms_norm(x, lw.ffn_norm, c.norm_eps, xn);
   quantize_activations(xn, aq);
-  linear(xn, lw.w_gate, gate, mm);
-  linear(xn, lw.w_up, up, mm);
+  linear(xn, lw.w_gate, gate, mm, aq);
+  linear(xn, lw.w_up, up, mm, aq);
   gate = gate.unaryExpr([](float z) { return silu(z); }).cwiseProduct(up);
   quantize_activations(gate, aq);
-  linear(gate, lw.w_down, o, mm);
+  linear(gate, lw.w_down, o, mm, aq);
   x += o;
 }
 

@@ -10,6 +10,17 @@
 
 namespace cokv {
 
+// How matmul inputs are rounded. ggml (llama.cpp) multiplies block-quantised weights with
+// activations quantised to 8 bits per 32-value block (Q8_0/Q8_1: q = round(x*127/max|x|),
+// d = max|x|/127 stored in fp16). Q8Blocks does that rounding; given the same inputs our Q8_0
+// LM head then matches ggml's to ~3e-7 relative, and Q4_1 matmuls to ~3e-4 (ggml also rounds
+// Q8_1's s = d*sum(q) to fp16 for the Q4_1 min term, and the softmax probabilities to fp16
+// before multiplying with V; neither is emulated). It does not bring the logits closer to
+// llama.cpp's: that rounding flips on last-bit differences of its input, and on this model a
+// 1-ulp jitter alone moves logits by up to ~0.75 (tests/test_parity.cpp). Fp32 keeps
+// activations exact and matches llama.cpp on an F32 copy of the weights to ~1e-4.
+enum class ActQuant { Fp32, Q8Blocks };
+
 // How a linear layer multiplies.
 //  Gemm: Eigen's blocked GEMM on panels of weight rows spread over the thread pool
 //    (core/parallel.h), for prefill's many rows. It packs the weights on every call, which for
@@ -25,20 +36,13 @@ enum class Matmul { Gemm, RowStable };
 // tile (RowStable) or a panel (Gemm) at a time. Row-stable for every type. Gemm on a compact
 // matrix with fewer than 64 rows takes the row-stable kernel (decoding panels would cost more
 // than the product). Neither path's bits depend on the thread count.
-void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm = Matmul::Gemm);
+// aq = Q8Blocks says x was rounded by quantize_activations: then Q8_0, Q4_0 and Q4_1 weights
+// take integer dot products wherever the row-stable kernel would run (runtime/q8_linear.h:
+// llama.cpp's arithmetic, equal to the fp32 kernel's up to rounding order).
+void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm = Matmul::Gemm, ActQuant aq = ActQuant::Fp32);
 // The same for a plain fp32 matrix (tests, benchmarks).
 void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm = Matmul::Gemm);
 
-// How matmul inputs are rounded. ggml (llama.cpp) multiplies block-quantised weights with
-// activations quantised to 8 bits per 32-value block (Q8_0/Q8_1: q = round(x*127/max|x|),
-// d = max|x|/127 stored in fp16). Q8Blocks does that rounding; given the same inputs our Q8_0
-// LM head then matches ggml's to ~3e-7 relative, and Q4_1 matmuls to ~3e-4 (ggml also rounds
-// Q8_1's s = d*sum(q) to fp16 for the Q4_1 min term, and the softmax probabilities to fp16
-// before multiplying with V; neither is emulated). It does not bring the logits closer to
-// llama.cpp's: that rounding flips on last-bit differences of its input, and on this model a
-// 1-ulp jitter alone moves logits by up to ~0.75 (tests/test_parity.cpp). Fp32 keeps
-// activations exact and matches llama.cpp on an F32 copy of the weights to ~1e-4.
-enum class ActQuant { Fp32, Q8Blocks };
 
 // In place: rounds to the nearest fp16 value (ggml's f16 KV cache), a no-op for Fp32.
 void round_kv(Mat& x, ActQuant q);

@@ -126,7 +126,7 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
     } else {
       aq = attn;  // the observer sees exact head outputs
       quantize_activations(aq, m.act_quant);
-      linear(aq, lw.wo, o);
+      linear(aq, lw.wo, o, Matmul::Gemm, m.act_quant);
     }
     Mat x_in, x_mid;  // copies only when observed
     if (opt.observer) x_in = x;
@@ -141,7 +141,7 @@ PromptKV prefill(const Model& m, std::span<const int32_t> tokens, const PrefillO
   rms_norm(last, m.w.out_norm, c.norm_eps, xn);
   quantize_activations(xn, m.act_quant);
   Mat logits;
-  linear(xn, m.w.lm_head(), logits);
+  linear(xn, m.w.lm_head(), logits, Matmul::Gemm, m.act_quant);
   out.logits.assign(logits.data(), logits.data() + logits.size());
   return out;
 }
