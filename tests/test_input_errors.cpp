@@ -25,6 +25,7 @@
 #include "profile/synthetic.h"
 #include "runtime/cpu_backend.h"
 #include "sandbox.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
@@ -32,12 +33,7 @@ using nlohmann::json;
 
 namespace {
 
-fs::path scratch(const std::string& name) {
-  const fs::path d = fs::path(COKV_BUILD_DIR) / "test_tmp" / "input_errors" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path scratch(const std::string& name) { return cokv_test::scratch_dir("input_errors", name); }
 
 std::string write(const fs::path& p, const std::string& text) {
   fs::create_directories(p.parent_path());

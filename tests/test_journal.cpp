@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "profile/estimators.h"
 #include "profile/synthetic.h"
+#include "scratch.h"
 
 using namespace cokv::profile;
 namespace fs = std::filesystem;
@@ -16,12 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // A fresh folder under the build tree for this test's files.
-fs::path scratch(const std::string& name) {
-  const fs::path dir = fs::path(COKV_BUILD_DIR) / "test_tmp" / "journal" / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+fs::path scratch(const std::string& name) { return cokv_test::scratch_dir("journal", name); }
 
 // Evaluates until `limit` evaluations are done, then throws on the next batch: a simulated kill.
 class DyingGame final : public Game {

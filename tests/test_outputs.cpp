@@ -30,18 +30,14 @@
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
 #include "sandbox.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
 
 namespace {
 
-fs::path scratch(const std::string& name) {
-  const fs::path d = fs::path(COKV_BUILD_DIR) / "test_tmp" / "outputs" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path scratch(const std::string& name) { return cokv_test::scratch_dir("outputs", name); }
 
 // Every regular file under dir with its bytes.
 std::map<std::string, std::string> snapshot(const fs::path& dir) {

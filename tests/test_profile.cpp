@@ -22,6 +22,7 @@
 #include "profile/profile_run.h"
 #include "report/gnuplot.h"
 #include "report/heatmap.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
@@ -31,12 +32,7 @@ namespace {
 
 const std::string kFixture = std::string(COKV_SOURCE_DIR) + "/tests/data/profile";
 
-fs::path tmp_dir(const std::string& name) {
-  const fs::path d = fs::path(COKV_BUILD_DIR) / "test_tmp" / "profile" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path tmp_dir(const std::string& name) { return cokv_test::scratch_dir("profile", name); }
 
 json read_json(const fs::path& p) {
   std::ifstream in(p);

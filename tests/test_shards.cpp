@@ -12,6 +12,7 @@
 #include "core/mpi.h"
 #include "model_fixture.h"
 #include "profile/profile_run.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
@@ -21,12 +22,7 @@ namespace {
 
 const std::string kFixture = std::string(COKV_SOURCE_DIR) + "/tests/data/profile";
 
-fs::path tmp_dir(const std::string& name) {
-  const fs::path d = fs::path(COKV_BUILD_DIR) / "test_tmp" / "shards" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path tmp_dir(const std::string& name) { return cokv_test::scratch_dir("shards", name); }
 
 profile::ProfileOptions tiny(const fs::path& out) {
   profile::ProfileOptions o;

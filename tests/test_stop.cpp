@@ -19,6 +19,7 @@
 #include "profile/journal.h"
 #include "profile/synthetic.h"
 #include "sandbox.h"
+#include "scratch.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
@@ -26,12 +27,7 @@ using nlohmann::json;
 
 namespace {
 
-fs::path scratch(const std::string& name) {
-  const fs::path d = fs::path(COKV_BUILD_DIR) / "test_tmp" / "stop" / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+fs::path scratch(const std::string& name) { return cokv_test::scratch_dir("stop", name); }
 
 int count_lines(const fs::path& p) {
   std::ifstream in(p);
