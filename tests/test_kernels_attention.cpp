@@ -5,6 +5,7 @@
 // class), so the references are plain _ref loops in double here, written from those: prefill
 // row t of head h is softmax_j(scale q_t.k_j, j <= t) v; a decode row attends its policy's
 // kept prompt keys of the head followed by its own generated keys up to itself.
+#include <limits>
 #include <numeric>
 
 #include "decode_attention.cuh"
@@ -156,7 +157,18 @@ Case decode_case(int n_tokens, int n_kv, int n_heads, int d, int n_policies, int
         // here; compact_kv has its own cases) and the generated K/V.
         // Runs the batch of `policies` and returns their output rows.
         auto run = [&](const std::vector<int>& policies) {
-          Dev<T> dgk(convert<T>(sc.gk)), dgv(convert<T>(sc.gv));
+          // Generated rows not written yet (t >= n_done + c) hold NaN, and each generated set is
+          // as long as its capacity, as a policy's buffer is: a kernel that loads a key no row
+          // sees (weight 0 times NaN) turns its outputs to NaN.
+          std::vector<float> gk = sc.gk, gv = sc.gv;
+          for (int s = 0; s < n_policies; ++s)
+            for (int g = 0; g < n_kv; ++g)
+              for (int t = sc.n_done[s] + c; t < sc.cap; ++t)
+                for (int x = 0; x < d; ++x) {
+                  const size_t at = ((size_t(s) * n_kv + g) * sc.cap + t) * d + x;
+                  gk[at] = gv[at] = std::numeric_limits<float>::quiet_NaN();
+                }
+          Dev<T> dgk(convert<T>(gk)), dgv(convert<T>(gv));
           Dev<T> dq(convert<T>(sc.q));
           // One compacted copy per distinct kept set of a head (shared sets stored once).
           std::vector<float> hk, hv;
@@ -199,7 +211,7 @@ Case decode_case(int n_tokens, int n_kv, int n_heads, int d, int n_policies, int
             for (int g = 0; g < n_kv; ++g) {
               const int gen_set = int(sets.size());
               sets.push_back({dgk.get() + ((size_t(s) * n_kv + g) * sc.cap) * d,
-                              dgv.get() + ((size_t(s) * n_kv + g) * sc.cap) * d, d, sc.n_done[s] + c});
+                              dgv.get() + ((size_t(s) * n_kv + g) * sc.cap) * d, d, sc.cap});
               for (int i = 0; i < c; ++i)
                 for (int e = 0; e < gs; ++e) {
                   const int h = g * gs + e, o = int(out_off.size());
