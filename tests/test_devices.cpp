@@ -16,6 +16,7 @@
 #include "model_fixture.h"
 #include "profile/profile_run.h"
 #include "runtime/cuda_backend.h"
+#include "profile_outputs.h"
 
 namespace fs = std::filesystem;
 using namespace cokv;
@@ -58,23 +59,6 @@ profile::ProfileOptions tiny(const fs::path& out, std::vector<int> devices) {
   return o;
 }
 
-// Every result file (tables, twins, scores.json, exports); summaries, plots and the journal
-// (times, paths) are compared apart.
-std::vector<std::string> result_files(const fs::path& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    const std::string rel = fs::relative(e.path(), dir).generic_string();
-    const std::string ext = e.path().extension().string();
-    if (rel.find("journal") != std::string::npos || rel.find("summary") != std::string::npos || ext == ".png" ||
-        ext == ".svg")
-      continue;
-    out.push_back(rel);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // The journal's lines: its settings header, then "<key> <mask> <utility>" per evaluation.
 std::vector<std::string> journal_lines(const fs::path& dir) {
   std::ifstream in(dir / "journal.txt");
@@ -95,13 +79,7 @@ TEST_CASE("devices: a profile on two devices equals the one-device run byte for 
   const auto r1 = profile::run_profile(tiny(one, {0}), nullptr);
   const auto r2 = profile::run_profile(tiny(two, {0, 1}), nullptr);
 
-  const auto files = result_files(one);
-  CHECK(files == result_files(two));
-  CHECK(files.size() > 10);  // table, twins, scores.json, the exports
-  for (const auto& f : files) {
-    INFO(f);
-    if (fs::exists(two / f)) CHECK(read_file_bytes((one / f).string()) == read_file_bytes((two / f).string()));
-  }
+  cokv_test::check_same_results(one, two);
   // The journal: the same coalitions and utilities, in the same order (batches are reported in
   // order whichever device finished first).
   const auto j1 = journal_lines(one), j2 = journal_lines(two);

@@ -12,6 +12,7 @@
 #include "core/mpi.h"
 #include "model_fixture.h"
 #include "profile/profile_run.h"
+#include "profile_outputs.h"
 #include "scratch.h"
 
 namespace fs = std::filesystem;
@@ -41,30 +42,7 @@ profile::ProfileOptions tiny(const fs::path& out) {
   return o;
 }
 
-// Every file but the journal, summaries and plots (times and temp names live there).
-std::vector<std::string> result_files(const fs::path& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    if (!e.is_regular_file()) continue;
-    const std::string rel = fs::relative(e.path(), dir).generic_string();
-    if (rel.find("journal") != std::string::npos || rel.find("summary") != std::string::npos ||
-        rel.rfind("shards/", 0) == 0 || e.path().extension() == ".png" || e.path().extension() == ".svg")
-      continue;
-    out.push_back(rel);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-void check_same_results(const fs::path& a, const fs::path& b) {
-  const auto fa = result_files(a), fb = result_files(b);
-  CHECK(fa == fb);
-  CHECK(fa.size() > 10);  // table, twins, scores.json, the exports
-  for (const auto& f : fa) {
-    INFO(f);
-    if (fs::exists(b / f)) CHECK(read_file_bytes((a / f).string()) == read_file_bytes((b / f).string()));
-  }
-}
+using cokv_test::check_same_results;
 
 std::string shard_path(const fs::path& dir, int i, int n) {
   return (dir / profile::shard_journal_name(uint32_t(i), uint32_t(n))).string();
