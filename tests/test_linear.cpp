@@ -275,3 +275,62 @@ TEST_CASE("q8 linear: an input not yet rounded is rounded as quantize_activation
   // Types and widths the integer path does not take go through the fp32 kernels.
   CHECK_FALSE(q8_linear_supports(WeightMatrix::from_f32(random_mat(3, 64, 27), GgmlType::BF16)));
 }
+
+// ---- attention kernels ---------------------------------------------------------------------
+
+namespace {
+// gamma_n = n u / (1 - n u): the bound on a recursive n-term fp32 sum's relative error (of the
+// sum of the terms' magnitudes), which each kernel element is, in whatever order it runs.
+double gamma_n(int n) {
+  const double u = std::numeric_limits<float>::epsilon() / 2;
+  return n * u / (1 - n * u);
+}
+}  // namespace
+
+TEST_CASE("attention kernels: scores and values within the fp32 summation bound of a double reference",
+          "[linear][attention]") {
+  // d = 7: scalar tail only; 24: packets plus a tail (AVX2); 64 and 128: the model head sizes.
+  for (int d : {7, 24, 64, 128})
+    for (auto [rows, n] : {std::pair{1, 1}, {3, 5}, {4, 64}, {7, 65}, {13, 200}}) {
+      INFO("d=" << d << " rows=" << rows << " n=" << n);
+      const Mat q = random_mat(rows, d, 11), k = random_mat(n, d, 12), v = random_mat(n, d, 13);
+      const Mat p = random_mat(rows, n, 14).cwiseAbs();
+      Mat s(rows, n + 3), o(rows, d);  // s wider than n: its stride is not n
+      attention_scores(q.data(), d, rows, k.data(), n, d, s.data(), s.cols());
+      attention_values(p.data(), n, rows, v.data(), n, d, o.data(), d);
+      for (int i = 0; i < rows; ++i) {
+        for (int j = 0; j < n; ++j) {
+          double ref = 0, mag = 0;
+          for (int e = 0; e < d; ++e) ref += double(q(i, e)) * k(j, e), mag += std::fabs(double(q(i, e)) * k(j, e));
+          REQUIRE(std::fabs(s(i, j) - ref) <= gamma_n(d) * mag + 1e-30);
+        }
+        for (int e = 0; e < d; ++e) {
+          double ref = 0, mag = 0;
+          for (int j = 0; j < n; ++j) ref += double(p(i, j)) * v(j, e), mag += std::fabs(double(p(i, j)) * v(j, e));
+          REQUIRE(std::fabs(o(i, e) - ref) <= gamma_n(n) * mag + 1e-30);
+        }
+      }
+    }
+}
+
+TEST_CASE("attention kernels: a row's bits do not depend on the other rows of its tile", "[linear][attention]") {
+  const int d = 64, n = 200, rows = 13;  // n spans several key blocks of attention_values
+  const Mat q = random_mat(rows, d, 21), k = random_mat(n, d, 22), v = random_mat(n, d, 23);
+  const Mat p = random_mat(rows, n, 24).cwiseAbs();
+  Mat s(rows, n), o(rows, d);
+  attention_scores(q.data(), d, rows, k.data(), n, d, s.data(), n);
+  attention_values(p.data(), n, rows, v.data(), n, d, o.data(), d);
+  for (int r0 : {0, 3, 5, 12})
+    for (int len : {1, 2, 3, 4, 5}) {
+      if (r0 + len > rows) continue;
+      INFO("rows [" << r0 << ", " << r0 + len << ")");
+      Mat s_part(len, n), o_part(len, d);
+      attention_scores(q.row(r0).data(), d, len, k.data(), n, d, s_part.data(), n);
+      attention_values(p.row(r0).data(), n, len, v.data(), n, d, o_part.data(), d);
+      REQUIRE(s_part == s.middleRows(r0, len));  // bit-identical
+      REQUIRE(o_part == o.middleRows(r0, len));
+    }
+  Mat o_empty = Mat::Constant(2, d, 7.f);
+  attention_values(p.data(), n, 2, v.data(), 0, d, o_empty.data(), d);
+  REQUIRE(o_empty.isZero(0));  // no keys: a zero output, not the old contents
+}

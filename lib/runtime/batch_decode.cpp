@@ -41,9 +41,10 @@ struct KeySet {
 // most this many rows: scores and outputs are GEMMs against the kept keys.
 constexpr int kRowTile = 96;
 // Policies with at most this many rows per head (greedy decode: one token x the group's
-// query heads) multiply row by row (matrix-vector): a GEMM would first pack all n keys, as
-// much work as the product itself.
-constexpr int kGemvRows = 4;
+// query heads) go through the row-stable attention kernels (runtime/ops.h), in tiles that take
+// the rows of many policies and read the keys once for all of them; a GEMM would first pack
+// all n keys for a handful of rows, as much work as the product itself.
+constexpr int kSharedTileRows = 4;
 
 class Decoder {
  public:
@@ -148,7 +149,7 @@ class Decoder {
   };
   struct Tile {
     int g, set, r0, nr;  // rows_[r0, r0 + nr) attend sets_[il*G + g][set]
-    bool by_row;         // matrix-vector products per row instead of GEMMs
+    bool shared;         // rows of many policies, row-stable kernels (else one policy, GEMMs)
   };
 
   // One scratch per thread a parallel_for may use (checked per step: the thread count can be
@@ -234,11 +235,11 @@ class Decoder {
         }
         // A row's arithmetic must not depend on which other policies share the batch, or
         // resumed and batched runs would differ in the last bits. So a GEMM tile never mixes
-        // policies (its shape would change), while row-by-row tiles (each row its own
-        // matrix-vector product: greedy steps) take rows of many policies, reusing the keys
-        // while they are in cache.
+        // policies (its shape would change), while shared tiles (greedy steps: the row-stable
+        // kernels, whose rows do not see each other) take rows of many policies, reading the
+        // keys once for all of them.
         const int per_policy = c * gs;
-        if (per_policy <= kGemvRows) {
+        if (per_policy <= kSharedTileRows) {
           for (int t = r0; t < r1; t += kRowTile) tiles_.push_back({g, set, t, std::min(kRowTile, r1 - t), true});
         } else {
           for (int p0 = r0; p0 < r1; p0 += per_policy)
@@ -275,9 +276,9 @@ class Decoder {
     }
     const ConstRows Kp(K, n, D), Vp(V, n, D);
     Strided S(sc.s.data(), nr, n, Eigen::OuterStride<>(sc.s.cols()));
-    const bool by_row = tile.by_row;
-    if (by_row)
-      for (int r = 0; r < nr; ++r) S.row(r).noalias() = sc.q.row(r) * Kp.transpose();
+    const bool shared = tile.shared;
+    if (shared)
+      attention_scores(sc.q.data(), D, nr, K, n, D, sc.s.data(), sc.s.cols());
     else
       S.noalias() = sc.q.topRows(nr) * Kp.transpose();
     for (int r = 0; r < nr; ++r) {
@@ -288,8 +289,8 @@ class Decoder {
       Eigen::Map<Eigen::RowVectorXf>(srow + n, n_g).noalias() = sc.q.row(r) * Kg.transpose();
       softmax_inplace(srow, n + n_g);
     }
-    if (by_row)
-      for (int r = 0; r < nr; ++r) sc.o.row(r).noalias() = S.row(r) * Vp;
+    if (shared)
+      attention_values(sc.s.data(), sc.s.cols(), nr, V, n, D, sc.o.data(), D);
     else
       sc.o.topRows(nr).noalias() = S * Vp;
     for (int r = 0; r < nr; ++r) {

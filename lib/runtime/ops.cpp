@@ -249,17 +249,15 @@ struct LoadQ4 {
   }
 };
 
-// y[m0+i, n0+j] for i < NX, j < NW: NX x NW accumulators of kLanes lanes along the input.
-// Each element's arithmetic (lane sums, fixed reduction, scalar tail) never depends on NX,
-// NW or the neighbours, which is what makes linear(RowStable) row-stable.
+// yr[i][j] = xr[i] . wr[j] over K inputs, for i < NX, j < NW: NX x NW accumulators of kLanes
+// lanes along the input. Each element's arithmetic (lane sums, fixed reduction, scalar tail)
+// never depends on NX, NW or the neighbours, which is what makes linear(RowStable) row-stable.
 template <class L, int NX, int NW>
-void row_stable_tile(const Mat& x, const uint8_t* const* wr, Mat& y, Index m0, Index n0) {
-  const Index K = x.cols(), Kv = K / kLanes * kLanes;
+void row_stable_tile(const float* const* xr, Index K, const uint8_t* const* wr, float* const* yr) {
+  const Index Kv = K / kLanes * kLanes;
   Packet acc[NX][NW];
   for (int i = 0; i < NX; ++i)
     for (int j = 0; j < NW; ++j) acc[i][j] = Eigen::internal::pset1<Packet>(0.f);
-  const float* xr[NX];
-  for (int i = 0; i < NX; ++i) xr[i] = x.row(m0 + i).data();
   for (Index k = 0; k < Kv; k += kLanes) {
     Packet xp[NX];
     for (int i = 0; i < NX; ++i) xp[i] = Eigen::internal::ploadu<Packet>(xr[i] + k);
@@ -272,34 +270,49 @@ void row_stable_tile(const Mat& x, const uint8_t* const* wr, Mat& y, Index m0, I
     for (int j = 0; j < NW; ++j) {
       float sum = Eigen::internal::predux(acc[i][j]);
       for (Index k = Kv; k < K; ++k) sum += xr[i][k] * L::scalar(wr[j], k);
-      y(m0 + i, n0 + j) = sum;
+      yr[i][j] = sum;
     }
 }
 
-template <class L, int NW>
-void row_stable_rows(const Mat& x, const uint8_t* const* wr, Mat& y, Index m0, Index m1, Index n0) {
-  Index m = m0;
-  for (; m + 4 <= m1; m += 4) row_stable_tile<L, 4, NW>(x, wr, y, m, n0);
-  switch (m1 - m) {
-    case 3: row_stable_tile<L, 3, NW>(x, wr, y, m, n0); break;
-    case 2: row_stable_tile<L, 2, NW>(x, wr, y, m, n0); break;
-    case 1: row_stable_tile<L, 1, NW>(x, wr, y, m, n0); break;
-    default: break;
-  }
+// Rows [m0, m1) of x against NW weight rows, 4 input rows per tile.
+// Tile shape: kTileRows inputs x kTileCols weight rows. With AVX-512, 4 x 6 accumulators and
+// the operands fit its 32 vector registers; AVX2 has 16, where 3 x 4 (inputs read from memory
+// by the FMAs) runs about 1.2x faster at batch 32 than 4 x 6, which spills (bench/RESULTS.md).
+#if defined(EIGEN_VECTORIZE_AVX512)
+constexpr int kTileRows = 4, kTileCols = 6;
+#else
+constexpr int kTileRows = 3, kTileCols = 4;
+#endif
+
+// Dispatches a tile of nx <= NX rows and nw <= NW weight rows to its instantiation.
+template <class L, int NX = kTileRows, int NW = kTileCols>
+void row_stable_any_tile(int nx, int nw, const float* const* xr, Index K, const uint8_t* const* wr,
+                         float* const* yr) {
+  if constexpr (NX > 1)
+    if (nx < NX) return row_stable_any_tile<L, NX - 1, NW>(nx, nw, xr, K, wr, yr);
+  if constexpr (NW > 1)
+    if (nw < NW) return row_stable_any_tile<L, NX, NW - 1>(nx, nw, xr, K, wr, yr);
+  row_stable_tile<L, NX, NW>(xr, K, wr, yr);
 }
 
-// Weight rows per tile (x rows per tile: 4). 4 x 6 accumulators + 4 + 1 operands fit the
-// 32 vector registers of AVX-512 (AVX2's 16 spill a little).
-constexpr int kTileCols = 6;
+// Weight rows per panel: a panel's rows (a few tens of KB) stay in L2 while each group of
+// kTileRows input rows (in L1) passes over them.
+constexpr Index kPanelRows = 48;
+static_assert(kPanelRows % kTileCols == 0);
 
-// Dispatches the last, narrower column block to its own instantiation.
-template <class L, int NW = kTileCols>
-void row_stable_cols(const Mat& x, const uint8_t* const* wr, Mat& y, Index m0, Index m1, Index n0, Index nw) {
-  if constexpr (NW == 1) {
-    row_stable_rows<L, 1>(x, wr, y, m0, m1, n0);
-  } else {
-    if (nw == NW) return row_stable_rows<L, NW>(x, wr, y, m0, m1, n0);
-    row_stable_cols<L, NW - 1>(x, wr, y, m0, m1, n0, nw);
+// Rows [m0, m1) of x (row stride xs) against the nw <= kPanelRows weight rows wr; y points at
+// the panel's first output column of x's row 0 (row stride ys).
+template <class L>
+void row_stable_panel(const float* x, Index xs, Index K, const uint8_t* const* wr, Index nw, float* y, Index ys,
+                      Index m0, Index m1) {
+  const float* xr[kTileRows];
+  float* yr[kTileRows];
+  for (Index m = m0; m < m1; m += kTileRows) {
+    const int nx = int(std::min<Index>(kTileRows, m1 - m));
+    for (Index n = 0; n < nw; n += kTileCols) {
+      for (int i = 0; i < nx; ++i) xr[i] = x + (m + i) * xs, yr[i] = y + (m + i) * ys + n;
+      row_stable_any_tile<L>(nx, int(std::min<Index>(kTileCols, nw - n)), xr, K, wr + n, yr);
+    }
   }
 }
 
@@ -311,8 +324,8 @@ struct WeightRows {
 };
 
 // Weights stream once per chunk of 64 rows (whose inputs stay in L2): the work items are
-// (row chunk, block of kTileCols weight rows), chunk-major, claimed by the threads in tasks of
-// ~kTaskMacs multiply-adds. Decode (when not null) turns a block's weight rows into fp32 first
+// (row chunk, panel of kPanelRows weight rows), chunk-major, claimed by the threads in tasks of
+// ~kTaskMacs multiply-adds. Decode (when not null) turns a panel's weight rows into fp32 first
 // (types without a direct loader); the arithmetic is then LoadF32's.
 template <class L>
 void row_stable(const Mat& x, const WeightRows& w, Mat& y, const WeightMatrix* decode = nullptr) {
@@ -320,26 +333,109 @@ void row_stable(const Mat& x, const WeightRows& w, Mat& y, const WeightMatrix* d
   require(x.cols() == K, "linear: input width " + std::to_string(x.cols()) + " but weight rows of " + std::to_string(K));
   y.resize(M, N);
   constexpr Index kChunk = 64, kTaskMacs = Index(1) << 16;
-  const Index n_blocks = (N + kTileCols - 1) / kTileCols, n_chunks = (M + kChunk - 1) / kChunk;
-  const Index macs_per_item = kTileCols * K * std::min(M, kChunk);
+  const Index n_panels = (N + kPanelRows - 1) / kPanelRows, n_chunks = (M + kChunk - 1) / kChunk;
+  const Index macs_per_item = kPanelRows * K * std::min(M, kChunk);
   const Index items_per_task = std::max<Index>(1, kTaskMacs / std::max<Index>(macs_per_item, 1));
-  parallel_for(n_chunks * n_blocks, items_per_task, [&](int64_t i0, int64_t i1, int) {
+  parallel_for(n_chunks * n_panels, items_per_task, [&](int64_t i0, int64_t i1, int) {
     thread_local std::vector<float> decoded;  // grows once per thread
-    if (decode && decoded.size() < size_t(kTileCols * K)) decoded.resize(size_t(kTileCols * K));
+    if (decode && decoded.size() < size_t(kPanelRows * K)) decoded.resize(size_t(kPanelRows * K));
     for (int64_t i = i0; i < i1; ++i) {
-      const Index c0 = (i / n_blocks) * kChunk, c1 = std::min(M, c0 + kChunk);
-      const Index n0 = kTileCols * (i % n_blocks), nw = std::min<Index>(kTileCols, N - n0);
-      const uint8_t* wr[kTileCols];
+      const Index c0 = (i / n_panels) * kChunk, c1 = std::min(M, c0 + kChunk);
+      const Index n0 = kPanelRows * (i % n_panels), nw = std::min<Index>(kPanelRows, N - n0);
+      const uint8_t* wr[kPanelRows];
       if (decode) {
         decode->decode_rows(n0, nw, decoded.data());
         for (Index j = 0; j < nw; ++j) wr[j] = reinterpret_cast<const uint8_t*>(decoded.data() + j * K);
       } else {
         for (Index j = 0; j < nw; ++j) wr[j] = w.base + size_t(n0 + j) * w.row_bytes;
       }
-      row_stable_cols<L>(x, wr, y, c0, c1, n0, nw);
+      row_stable_panel<L>(x.data(), K, K, wr, nw, y.data() + n0, N, c0, c1);
     }
   });
 }
+
+// attention_scores' tile: NX query rows against NP packets of keys of a transposed key block
+// kt [d][kScoreBlock], lanes along the keys: s[i][j] = fma chain over e = 0..d-1 of q_i[e] *
+// k_j[e], each element its own chain whatever the other rows and keys (row-stable).
+constexpr int kScoreBlock = 64;  // keys per transposed block (16 KB at d = 64)
+static_assert(kScoreBlock % kLanes == 0);
+
+template <int NX, int NP>
+void score_tile(const float* const* qr, const float* kt, int d, int c0, int nb, float* const* sr) {
+  Packet acc[NX][NP];
+  for (int i = 0; i < NX; ++i)
+    for (int c = 0; c < NP; ++c) acc[i][c] = Eigen::internal::pset1<Packet>(0.f);
+  for (int e = 0; e < d; ++e) {
+    const float* ke = kt + size_t(e) * kScoreBlock + c0;
+    Packet kp[NP];
+    for (int c = 0; c < NP; ++c) kp[c] = Eigen::internal::ploadu<Packet>(ke + c * kLanes);
+    for (int i = 0; i < NX; ++i) {
+      const Packet qe = Eigen::internal::pset1<Packet>(qr[i][e]);
+      for (int c = 0; c < NP; ++c) acc[i][c] = Eigen::internal::pmadd(qe, kp[c], acc[i][c]);
+    }
+  }
+  for (int i = 0; i < NX; ++i)
+    for (int c = 0; c < NP; ++c) {
+      const int j = c0 + c * kLanes;
+      if (j + kLanes <= nb) {
+        Eigen::internal::pstoreu(sr[i] + j, acc[i][c]);
+      } else if (j < nb) {  // the block's last, partial packet
+        alignas(64) float tmp[kLanes];
+        Eigen::internal::pstore(tmp, acc[i][c]);
+        std::copy_n(tmp, nb - j, sr[i] + j);
+      }
+    }
+}
+
+// The packets of keys [0, nb) of a block, 3 at a time (4 x 3 accumulators fit AVX2's 16
+// registers with the 3 key packets).
+template <int NX>
+void score_rows(const float* const* qr, const float* kt, int d, int nb, float* const* sr) {
+  const int np = (nb + kLanes - 1) / kLanes;
+  int c = 0;
+  for (; c + 3 <= np; c += 3) score_tile<NX, 3>(qr, kt, d, c * kLanes, nb, sr);
+  if (np - c == 2) score_tile<NX, 2>(qr, kt, d, c * kLanes, nb, sr);
+  if (np - c == 1) score_tile<NX, 1>(qr, kt, d, c * kLanes, nb, sr);
+}
+
+// attention_values' accumulators for up to 4 query rows and NP packets of the head dimension,
+// over keys [j0, j1): o[i][e] = fma(p_i[j], v_j[e], o[i][e]) for j ascending, each element one
+// chain whatever the other rows (loaded from o when j0 > 0: a store and load are exact).
+template <int NX, int NP>
+void value_tile(const float* const* pr, const float* v, Index d, Index j0, Index j1, float* const* orow, Index e0) {
+  Packet acc[NX][NP];
+  for (int i = 0; i < NX; ++i)
+    for (int c = 0; c < NP; ++c)
+      acc[i][c] = j0 ? Eigen::internal::ploadu<Packet>(orow[i] + e0 + c * kLanes) : Eigen::internal::pset1<Packet>(0.f);
+  for (Index j = j0; j < j1; ++j) {
+    const float* vj = v + j * d + e0;
+    Packet vp[NP];
+    for (int c = 0; c < NP; ++c) vp[c] = Eigen::internal::ploadu<Packet>(vj + c * kLanes);
+    for (int i = 0; i < NX; ++i) {
+      const Packet pj = Eigen::internal::pset1<Packet>(pr[i][j]);
+      for (int c = 0; c < NP; ++c) acc[i][c] = Eigen::internal::pmadd(pj, vp[c], acc[i][c]);
+    }
+  }
+  for (int i = 0; i < NX; ++i)
+    for (int c = 0; c < NP; ++c) Eigen::internal::pstoreu(orow[i] + e0 + c * kLanes, acc[i][c]);
+}
+
+template <int NX>
+void value_rows(const float* const* pr, const float* v, Index d, Index j0, Index j1, float* const* orow) {
+  Index e = 0;
+  for (; e + 2 * kLanes <= d; e += 2 * kLanes) value_tile<NX, 2>(pr, v, d, j0, j1, orow, e);
+  for (; e + kLanes <= d; e += kLanes) value_tile<NX, 1>(pr, v, d, j0, j1, orow, e);
+  for (; e < d; ++e)
+    for (int i = 0; i < NX; ++i) {
+      float acc = j0 ? orow[i][e] : 0.f;
+      for (Index j = j0; j < j1; ++j) acc = std::fma(pr[i][j], v[j * d + e], acc);
+      orow[i][e] = acc;
+    }
+}
+
+// Keys per pass of attention_values: a block of V rows (16 KB at d = 64) stays in L1 while
+// every query row of the tile accumulates over it.
+constexpr Index kValueBlock = 64;
 
 void linear_row_stable(const Mat& x, const WeightMatrix& w, Mat& y) {
   const WeightRows rows{w.empty() ? nullptr : w.row_data(0), w.row_bytes(), w.rows(), w.cols()};
@@ -415,6 +511,55 @@ void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm) {
       y.middleCols(n0, nb).noalias() = x * w.middleRows(n0, nb).transpose();
     }
   });
+}
+
+void attention_scores(const float* q, Index qs, int rows, const float* k, int n, int d, float* s, Index ss) {
+  thread_local std::vector<float> kt;  // one key block, transposed: grows once per thread
+  kt.resize(size_t(d) * kScoreBlock);
+  const float* qr[4];
+  float* sr[4];
+  for (Index j0 = 0; j0 < n; j0 += kScoreBlock) {
+    const int nb = int(std::min<Index>(kScoreBlock, n - j0));
+    for (int e = 0; e < d; ++e) {  // keys beyond nb are zeros: lanes computed, never stored
+      float* row = kt.data() + size_t(e) * kScoreBlock;
+      for (int t = 0; t < nb; ++t) row[t] = k[(j0 + t) * d + e];
+      std::fill(row + nb, row + kScoreBlock, 0.f);
+    }
+    int i = 0;
+    auto rows_at = [&](int nx) {
+      for (int t = 0; t < nx; ++t) qr[t] = q + (i + t) * qs, sr[t] = s + (i + t) * ss + j0;
+    };
+    for (; i + 4 <= rows; i += 4) rows_at(4), score_rows<4>(qr, kt.data(), d, nb, sr);
+    switch (rows - i) {
+      case 3: rows_at(3), score_rows<3>(qr, kt.data(), d, nb, sr); break;
+      case 2: rows_at(2), score_rows<2>(qr, kt.data(), d, nb, sr); break;
+      case 1: rows_at(1), score_rows<1>(qr, kt.data(), d, nb, sr); break;
+      default: break;
+    }
+  }
+}
+
+void attention_values(const float* p, Index ps, int rows, const float* v, int n, int d, float* o, Index os) {
+  if (n == 0) {
+    for (int i = 0; i < rows; ++i) std::fill_n(o + i * os, d, 0.f);
+    return;
+  }
+  const float* pr[4];
+  float* orow[4];
+  for (Index j0 = 0; j0 < n; j0 += kValueBlock) {
+    const Index j1 = std::min<Index>(n, j0 + kValueBlock);
+    int i = 0;
+    auto rows_at = [&](int nx) {
+      for (int t = 0; t < nx; ++t) pr[t] = p + (i + t) * ps, orow[t] = o + (i + t) * os;
+    };
+    for (; i + 4 <= rows; i += 4) rows_at(4), value_rows<4>(pr, v, d, j0, j1, orow);
+    switch (rows - i) {
+      case 3: rows_at(3), value_rows<3>(pr, v, d, j0, j1, orow); break;
+      case 2: rows_at(2), value_rows<2>(pr, v, d, j0, j1, orow); break;
+      case 1: rows_at(1), value_rows<1>(pr, v, d, j0, j1, orow); break;
+      default: break;
+    }
+  }
 }
 
 void qkv_block(const LayerWeights& lw, const ModelConfig& c, ActQuant aq, const RopeTable& rope, const int* pos,

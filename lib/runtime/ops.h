@@ -44,6 +44,16 @@ void linear(const Mat& x, const WeightMatrix& w, Mat& y, Matmul mm = Matmul::Gem
 void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm = Matmul::Gemm);
 
 
+// Attention over one set of keys for a tile of query rows, row-stable like linear(RowStable):
+// every element is one fixed-order sum whatever the other rows of the tile, so the rows of
+// many sequences can share one pass over the keys (read once, not once per row).
+//  scores: s[i*ss + j] = q_i . k_j             i < rows, j < n; k: n rows of d floats
+//  values: o[i*os + e] = sum_j p_i[j] v_j[e]   j ascending; v: n rows of d floats
+void attention_scores(const float* q, Eigen::Index qs, int rows, const float* k, int n, int d, float* s,
+                      Eigen::Index ss);
+void attention_values(const float* p, Eigen::Index ps, int rows, const float* v, int n, int d, float* o,
+                      Eigen::Index os);
+
 // In place: rounds to the nearest fp16 value (ggml's f16 KV cache), a no-op for Fp32.
 void round_kv(Mat& x, ActQuant q);
 
