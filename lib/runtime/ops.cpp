@@ -276,8 +276,8 @@ void row_stable_tile(const float* const* xr, Index K, const uint8_t* const* wr, 
 
 // Rows [m0, m1) of x against NW weight rows, 4 input rows per tile.
 // Tile shape: kTileRows inputs x kTileCols weight rows. With AVX-512, 4 x 6 accumulators and
-// the operands fit its 32 vector registers; AVX2 has 16, where 3 x 4 (inputs read from memory
-// by the FMAs) runs about 1.2x faster at batch 32 than 4 x 6, which spills (bench/RESULTS.md).
+// the operands fit its 32 vector registers; AVX2 has 16, where 4 x 6 spills and 3 x 4 (12
+// accumulators, inputs read from memory by the FMAs) does not (bench/RESULTS.md, issue 13).
 #if defined(EIGEN_VECTORIZE_AVX512)
 constexpr int kTileRows = 4, kTileCols = 6;
 #else
@@ -437,8 +437,16 @@ void value_rows(const float* const* pr, const float* v, Index d, Index j0, Index
 // every query row of the tile accumulates over it.
 constexpr Index kValueBlock = 64;
 
+// From this many input rows on, block types (Q8_0, Q4_0, Q4_1) are decoded a panel at a time
+// and multiplied by the fp32 kernel: their loaders unpack each packet again for every group
+// of kTileRows inputs, while a decoded panel serves them all. The same bits either way (the
+// loaders give exactly the decoded values), so a row's result still ignores its batch.
+constexpr Index kDecodePanelMinRows = 2 * kTileRows;
+
 void linear_row_stable(const Mat& x, const WeightMatrix& w, Mat& y) {
   const WeightRows rows{w.empty() ? nullptr : w.row_data(0), w.row_bytes(), w.rows(), w.cols()};
+  const bool block_type = w.type() == GgmlType::Q8_0 || w.type() == GgmlType::Q4_0 || w.type() == GgmlType::Q4_1;
+  if (block_type && x.rows() >= kDecodePanelMinRows) return row_stable<LoadF32>(x, rows, y, &w);
   switch (w.type()) {
     case GgmlType::F32: return row_stable<LoadF32>(x, rows, y);
     case GgmlType::BF16: return row_stable<LoadBF16>(x, rows, y);
@@ -446,7 +454,7 @@ void linear_row_stable(const Mat& x, const WeightMatrix& w, Mat& y) {
     case GgmlType::Q8_0: return row_stable<LoadQ8_0>(x, rows, y);
     case GgmlType::Q4_0: return row_stable<LoadQ4<false>>(x, rows, y);
     case GgmlType::Q4_1: return row_stable<LoadQ4<true>>(x, rows, y);
-    default: return row_stable<LoadF32>(x, rows, y, &w);  // block types: decoded a tile at a time
+    default: return row_stable<LoadF32>(x, rows, y, &w);  // other block types: decoded a panel at a time
   }
 }
 
