@@ -354,6 +354,21 @@ void row_stable(const Mat& x, const WeightRows& w, Mat& y, const WeightMatrix* d
   });
 }
 
+// The outer-product accumulation both attention kernels are made of: for t in [t0, t1),
+// acc[i][c] = fma(a_i[t], b_t[c], acc[i][c]) with b_t = NP packets at b + t * bs. Each lane is
+// one FMA chain in t order, whatever NX and NP: the row-stable property of the kernels.
+template <int NX, int NP>
+void broadcast_fma(Packet (&acc)[NX][NP], const float* const* a, const float* b, Index bs, Index t0, Index t1) {
+  for (Index t = t0; t < t1; ++t) {
+    Packet bp[NP];
+    for (int c = 0; c < NP; ++c) bp[c] = Eigen::internal::ploadu<Packet>(b + t * bs + c * kLanes);
+    for (int i = 0; i < NX; ++i) {
+      const Packet at = Eigen::internal::pset1<Packet>(a[i][t]);
+      for (int c = 0; c < NP; ++c) acc[i][c] = Eigen::internal::pmadd(at, bp[c], acc[i][c]);
+    }
+  }
+}
+
 // attention_scores' tile: NX query rows against NP packets of keys of a transposed key block
 // kt [d][kScoreBlock], lanes along the keys: s[i][j] = fma chain over e = 0..d-1 of q_i[e] *
 // k_j[e], each element its own chain whatever the other rows and keys (row-stable).
@@ -365,15 +380,7 @@ void score_tile(const float* const* qr, const float* kt, int d, int c0, int nb, 
   Packet acc[NX][NP];
   for (int i = 0; i < NX; ++i)
     for (int c = 0; c < NP; ++c) acc[i][c] = Eigen::internal::pset1<Packet>(0.f);
-  for (int e = 0; e < d; ++e) {
-    const float* ke = kt + size_t(e) * kScoreBlock + c0;
-    Packet kp[NP];
-    for (int c = 0; c < NP; ++c) kp[c] = Eigen::internal::ploadu<Packet>(ke + c * kLanes);
-    for (int i = 0; i < NX; ++i) {
-      const Packet qe = Eigen::internal::pset1<Packet>(qr[i][e]);
-      for (int c = 0; c < NP; ++c) acc[i][c] = Eigen::internal::pmadd(qe, kp[c], acc[i][c]);
-    }
-  }
+  broadcast_fma<NX, NP>(acc, qr, kt + c0, kScoreBlock, 0, d);
   for (int i = 0; i < NX; ++i)
     for (int c = 0; c < NP; ++c) {
       const int j = c0 + c * kLanes;
@@ -407,15 +414,7 @@ void value_tile(const float* const* pr, const float* v, Index d, Index j0, Index
   for (int i = 0; i < NX; ++i)
     for (int c = 0; c < NP; ++c)
       acc[i][c] = j0 ? Eigen::internal::ploadu<Packet>(orow[i] + e0 + c * kLanes) : Eigen::internal::pset1<Packet>(0.f);
-  for (Index j = j0; j < j1; ++j) {
-    const float* vj = v + j * d + e0;
-    Packet vp[NP];
-    for (int c = 0; c < NP; ++c) vp[c] = Eigen::internal::ploadu<Packet>(vj + c * kLanes);
-    for (int i = 0; i < NX; ++i) {
-      const Packet pj = Eigen::internal::pset1<Packet>(pr[i][j]);
-      for (int c = 0; c < NP; ++c) acc[i][c] = Eigen::internal::pmadd(pj, vp[c], acc[i][c]);
-    }
-  }
+  broadcast_fma<NX, NP>(acc, pr, v + e0, d, j0, j1);
   for (int i = 0; i < NX; ++i)
     for (int c = 0; c < NP; ++c) Eigen::internal::pstoreu(orow[i] + e0 + c * kLanes, acc[i][c]);
 }
