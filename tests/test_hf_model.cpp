@@ -221,6 +221,11 @@ TEST_CASE("tokenizer.json: unsupported models and options are refused naming the
   expect([](json& j) { j["post_processor"]["processors"][1]["single"].push_back({{"SpecialToken", {{"id", "<|eot_id|>"}}}}); },
          {"post_processor.single", "does not append EOS"});
   expect([](json& j) { j["model"]["merges"][0] = 7; }, {"model.merges"});
+  // A merge joining into a text the vocab lacks (Hugging Face refuses it; found by fuzzing).
+  expect([](json& j) { j["model"]["merges"][0] = "qqq zzzz"; }, {"model.merges[0]", "\"qqqzzzz\"", "not in it"});
+  const fs::path d = copy_of("mistral_tiny");  // SentencePiece-style BPE: the same check
+  edit_json(d / "tokenizer.json", [](json& j) { j["model"]["merges"][2] = "qqq zzzz"; });
+  CHECK_THROWS_WITH(tokenizer_spec_from_hf(d.string()), Catch::Contains("model.merges[2]") && Catch::Contains("tokenizer.json"));
 }
 
 TEST_CASE("folder content hash covers config, tokenizer files and weights", "[hf]") {

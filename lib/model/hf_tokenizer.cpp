@@ -5,6 +5,7 @@
 #include <cctype>
 #include <filesystem>
 #include <map>
+#include <unordered_set>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -215,6 +216,18 @@ void read_merges(const json& model, const std::string& where, TokenizerSpec& spe
     else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string())  // tokenizers >= 0.20
       spec.merges.push_back(m[0].get<std::string>() + " " + m[1].get<std::string>());
     else fail(where, "model.merges", "\"left right\" strings or [left, right] pairs", m.dump());
+  }
+  // As Hugging Face's BPE builder: a merge must join into a vocab token (it refuses the file
+  // otherwise), or the tokenizer would emit an id for a text that has none.
+  const std::unordered_set<std::string_view> vocab(spec.tokens.begin(), spec.tokens.end());
+  for (size_t i = 0; i < spec.merges.size(); ++i) {
+    const std::string& mg = spec.merges[i];
+    const size_t sp = mg.find(' ', 1);
+    if (sp == std::string::npos) continue;  // never matches (as llama.cpp)
+    const std::string join = mg.substr(0, sp) + mg.substr(sp + 1);
+    if (!vocab.count(join))
+      fail(where, "model.merges[" + std::to_string(i) + "]", "a pair that joins into a token of model.vocab",
+           "\"" + mg + "\", joining into \"" + join + "\", which is not in it");
   }
 }
 
