@@ -182,8 +182,8 @@ void q8_tile(const Q8Rows& x, const uint8_t* const* wr, Mat& y, Index m0, Index 
 #endif
 
 // 4 input rows x 4 weight rows per tile with AVX-512: 16 accumulators, 4 weight blocks and the
-// input fit its 32 vector registers. AVX2's 16 take 4 x 2 (1.15x faster at batch 32 than 4 x 4,
-// which spills: bench/RESULTS.md).
+// input fit its 32 vector registers. AVX2's 16 take 4 x 2: 4 x 4 spills there (4 x 2
+// decoded batch 32 about 1.15x faster in one side-by-side run, issue 13).
 #if defined(__AVX512F__)
 constexpr int kTileRows = 4, kTileCols = 4;
 #else
