@@ -334,3 +334,20 @@ TEST_CASE("attention kernels: a row's bits do not depend on the other rows of it
   attention_values(p.data(), n, 2, v.data(), 0, d, o_empty.data(), d);
   REQUIRE(o_empty.isZero(0));  // no keys: a zero output, not the old contents
 }
+
+TEST_CASE("attention kernels: packed keys give attention_scores' bits", "[linear][attention]") {
+  // n = 0, one partial block, exactly one block, and blocks plus a partial one.
+  for (int d : {7, 64})
+    for (int n : {0, 1, 63, 64, 200}) {
+      INFO("d=" << d << " n=" << n);
+      const int rows = 5;
+      const Mat q = random_mat(rows, d, 31), k = random_mat(std::max(n, 1), d, 32);
+      std::vector<float> kt(packed_keys_size(n, d), -1.f);
+      pack_keys(k.data(), n, d, kt.data());
+      Mat s = Mat::Zero(rows, n + 2), sp = Mat::Zero(rows, n + 2);  // the 2 columns past n stay 0
+      attention_scores(q.data(), d, rows, k.data(), n, d, s.data(), s.cols());
+      attention_scores_packed(q.data(), d, rows, kt.data(), n, d, sp.data(), sp.cols());
+      REQUIRE(sp == s);
+      REQUIRE(sp.rightCols(2).isZero(0));
+    }
+}

@@ -35,6 +35,7 @@ struct KeySet {
   const float* k = nullptr;   // [n, D] rows, when they lie contiguous (prompt slice or compacted)
   const float* v = nullptr;
   std::vector<int32_t> pos;   // otherwise the ascending positions, gathered at use
+  std::vector<float> kt;      // the keys packed for attention_scores_packed, at first shared use
 };
 
 // A policy's query rows of one head ((token, query head) pairs) are attended in tiles of at
@@ -249,24 +250,51 @@ class Decoder {
       }
     }
     ensure_scratch();
+    pack_shared_sets(il);
     parallel_for(int64_t(tiles_.size()), 1, [&](int64_t t0, int64_t t1, int thread) {
       for (int64_t t = t0; t < t1; ++t) attend_tile(il, active, c, tiles_[t], scratch_[thread]);
     });
+  }
+
+  // Shared tiles read a set's keys at every step: packed once (a second copy of them, made at
+  // the set's first shared use) instead of transposed again per tile and step, which cost
+  // more than the scores themselves at batch 1.
+  void pack_shared_sets(int il) {
+    const int G = c_.n_kv_heads, D = c_.head_dim;
+    to_pack_.clear();
+    for (const Tile& t : tiles_) {
+      KeySet* ks = &sets_[size_t(il) * G + t.g][t.set];
+      const auto listed = [&](const std::pair<KeySet*, int>& e) { return e.first == ks; };
+      if (t.shared && ks->n > 0 && ks->kt.empty() && std::none_of(to_pack_.begin(), to_pack_.end(), listed))
+        to_pack_.emplace_back(ks, t.g);
+    }
+    parallel_for(int64_t(to_pack_.size()), 1, [&](int64_t i0, int64_t i1, int thread) {
+      for (int64_t i = i0; i < i1; ++i) {
+        auto [ks, g] = to_pack_[i];
+        const float* K = ks->k;
+        if (!K) gather(p_.k_head(il, g), *ks, scratch_[thread].k), K = scratch_[thread].k.data();
+        ks->kt.resize(packed_keys_size(ks->n, D));
+        pack_keys(K, ks->n, D, ks->kt.data());
+      }
+    });
+  }
+
+  // An index view's rows of one head's prompt K or V ([T, D] at src), in its order.
+  void gather(const float* src, const KeySet& ks, Mat& dst) const {
+    const int D = c_.head_dim;
+    for (int j = 0; j < ks.n; ++j) dst.row(j) = ConstRows(src + size_t(ks.pos[j]) * D, 1, D);
   }
 
   void attend_tile(int il, const std::vector<int>& active, int c, const Tile& tile, Scratch& sc) {
     const int G = c_.n_kv_heads, D = c_.head_dim, gs = c_.group_size();
     const KeySet& ks = sets_[size_t(il) * G + tile.g][tile.set];
     const float scale = 1.f / std::sqrt(float(D));
+    const bool shared = tile.shared;
     const float *K = ks.k, *V = ks.v;
-    if (!K) {  // index view of a ranked set: gather its rows
-      const float* pk = p_.k_head(il, tile.g);
-      const float* pv = p_.v_head(il, tile.g);
-      for (int j = 0; j < ks.n; ++j) {
-        sc.k.row(j) = ConstRows(pk + size_t(ks.pos[j]) * D, 1, D);
-        sc.v.row(j) = ConstRows(pv + size_t(ks.pos[j]) * D, 1, D);
-      }
-      K = sc.k.data(), V = sc.v.data();
+    if (!V) {  // index view of a ranked set: gather its rows (shared tiles read packed keys)
+      gather(p_.v_head(il, tile.g), ks, sc.v);
+      V = sc.v.data();
+      if (!shared) gather(p_.k_head(il, tile.g), ks, sc.k), K = sc.k.data();
     }
     const int nr = tile.nr, n = ks.n;
     const int* rows = rows_.data() + tile.r0;
@@ -276,9 +304,8 @@ class Decoder {
     }
     const ConstRows Kp(K, n, D), Vp(V, n, D);
     Strided S(sc.s.data(), nr, n, Eigen::OuterStride<>(sc.s.cols()));
-    const bool shared = tile.shared;
     if (shared)
-      attention_scores(sc.q.data(), D, nr, K, n, D, sc.s.data(), sc.s.cols());
+      attention_scores_packed(sc.q.data(), D, nr, ks.kt.data(), n, D, sc.s.data(), sc.s.cols());
     else
       S.noalias() = sc.q.topRows(nr) * Kp.transpose();
     for (int r = 0; r < nr; ++r) {
@@ -317,6 +344,7 @@ class Decoder {
   int max_kept_ = 0;
   std::vector<int> rows_;
   std::vector<Tile> tiles_;
+  std::vector<std::pair<KeySet*, int>> to_pack_;  // (set, its KV head) to pack this step
   std::vector<int> pos_;
   Mat x_, xn_, q_, k_, v_, attn_, o_, gate_, up_, hidden_;
 };

@@ -520,30 +520,57 @@ void linear(const Mat& x, const Mat& w, Mat& y, Matmul mm) {
   });
 }
 
+namespace {
+
+// One key block [d][kScoreBlock] of nb keys, lanes along the keys; keys beyond nb are zeros
+// (their lanes are computed, never stored).
+void pack_key_block(const float* k, int nb, int d, float* kt) {
+  for (int e = 0; e < d; ++e) {
+    float* row = kt + size_t(e) * kScoreBlock;
+    for (int t = 0; t < nb; ++t) row[t] = k[size_t(t) * d + e];
+    std::fill(row + nb, row + kScoreBlock, 0.f);
+  }
+}
+
+// s[i*ss + j] for the block's keys j < nb (s points at the block's first column).
+void score_block(const float* q, Index qs, int rows, const float* kt, int nb, int d, float* s, Index ss) {
+  const float* qr[4];
+  float* sr[4];
+  int i = 0;
+  auto rows_at = [&](int nx) {
+    for (int t = 0; t < nx; ++t) qr[t] = q + (i + t) * qs, sr[t] = s + (i + t) * ss;
+  };
+  for (; i + 4 <= rows; i += 4) rows_at(4), score_rows<4>(qr, kt, d, nb, sr);
+  switch (rows - i) {
+    case 3: rows_at(3), score_rows<3>(qr, kt, d, nb, sr); break;
+    case 2: rows_at(2), score_rows<2>(qr, kt, d, nb, sr); break;
+    case 1: rows_at(1), score_rows<1>(qr, kt, d, nb, sr); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
 void attention_scores(const float* q, Index qs, int rows, const float* k, int n, int d, float* s, Index ss) {
   thread_local std::vector<float> kt;  // one key block, transposed: grows once per thread
   kt.resize(size_t(d) * kScoreBlock);
-  const float* qr[4];
-  float* sr[4];
-  for (Index j0 = 0; j0 < n; j0 += kScoreBlock) {
-    const int nb = int(std::min<Index>(kScoreBlock, n - j0));
-    for (int e = 0; e < d; ++e) {  // keys beyond nb are zeros: lanes computed, never stored
-      float* row = kt.data() + size_t(e) * kScoreBlock;
-      for (int t = 0; t < nb; ++t) row[t] = k[(j0 + t) * d + e];
-      std::fill(row + nb, row + kScoreBlock, 0.f);
-    }
-    int i = 0;
-    auto rows_at = [&](int nx) {
-      for (int t = 0; t < nx; ++t) qr[t] = q + (i + t) * qs, sr[t] = s + (i + t) * ss + j0;
-    };
-    for (; i + 4 <= rows; i += 4) rows_at(4), score_rows<4>(qr, kt.data(), d, nb, sr);
-    switch (rows - i) {
-      case 3: rows_at(3), score_rows<3>(qr, kt.data(), d, nb, sr); break;
-      case 2: rows_at(2), score_rows<2>(qr, kt.data(), d, nb, sr); break;
-      case 1: rows_at(1), score_rows<1>(qr, kt.data(), d, nb, sr); break;
-      default: break;
-    }
+  for (int j0 = 0; j0 < n; j0 += kScoreBlock) {
+    const int nb = std::min(kScoreBlock, n - j0);
+    pack_key_block(k + size_t(j0) * d, nb, d, kt.data());
+    score_block(q, qs, rows, kt.data(), nb, d, s + j0, ss);
   }
+}
+
+size_t packed_keys_size(int n, int d) { return size_t((n + kScoreBlock - 1) / kScoreBlock) * kScoreBlock * d; }
+
+void pack_keys(const float* k, int n, int d, float* kt) {
+  for (int j0 = 0; j0 < n; j0 += kScoreBlock)
+    pack_key_block(k + size_t(j0) * d, std::min(kScoreBlock, n - j0), d, kt + size_t(j0) * d);
+}
+
+void attention_scores_packed(const float* q, Index qs, int rows, const float* kt, int n, int d, float* s, Index ss) {
+  for (int j0 = 0; j0 < n; j0 += kScoreBlock)
+    score_block(q, qs, rows, kt + size_t(j0) * d, std::min(kScoreBlock, n - j0), d, s + j0, ss);
 }
 
 void attention_values(const float* p, Index ps, int rows, const float* v, int n, int d, float* o, Index os) {

@@ -53,6 +53,13 @@ void attention_scores(const float* q, Eigen::Index qs, int rows, const float* k,
                       Eigen::Index ss);
 void attention_values(const float* p, Eigen::Index ps, int rows, const float* v, int n, int d, float* o,
                       Eigen::Index os);
+// Keys packed once for many attention_scores passes (a decode step reads the same prompt keys
+// at every step): the transposed blocks attention_scores otherwise builds each call, so the
+// scores are the same bits. pack_keys writes packed_keys_size(n, d) floats.
+size_t packed_keys_size(int n, int d);
+void pack_keys(const float* k, int n, int d, float* kt);
+void attention_scores_packed(const float* q, Eigen::Index qs, int rows, const float* kt, int n, int d, float* s,
+                             Eigen::Index ss);
 
 // In place: rounds to the nearest fp16 value (ggml's f16 KV cache), a no-op for Fp32.
 void round_kv(Mat& x, ActQuant q);
