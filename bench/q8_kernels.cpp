@@ -2,7 +2,8 @@
 // own matrices (never part of ctest).
 //   ./build/q8_kernels [--model GGUF] [--rows 1,32] [--threads 1]
 // For each input batch M: GMAC/s of one layer's q, k, v, o, gate, up and down projections and of
-// the LM head, kept as the file stores them (Q4_1 / Q8_0 for the default file), on Q8-rounded
+// the LM head, kept as the file stores them (Q4_1 / Q8_0 for the default file; rows interleaved
+// as Model::load leaves them for the ggml numerics), on Q8-rounded
 // random inputs; and the bytes those weights take, so batch 1 reads as GB/s. A hash of each
 // result's bits shows whether a kernel edit changed them.
 #include <omp.h>
@@ -61,7 +62,8 @@ int main(int argc, char** argv) {
   omp_set_num_threads(threads);
   const GgufFile f = GgufFile::open(model);
   const ModelConfig cfg = config_from_gguf(f);
-  const Weights w = load_weights(f, cfg, WeightMode::File);
+  Weights w = load_weights(f, cfg, WeightMode::File);
+  interleave_q8_weights(w);  // as Model::load does for the ggml numerics
   const LayerWeights& l = w.layers[0];
   const std::pair<const char*, const WeightMatrix*> mats[] = {
       {"q", &l.wq}, {"k", &l.wk}, {"v", &l.wv}, {"o", &l.wo}, {"gate", &l.w_gate}, {"up", &l.w_up},

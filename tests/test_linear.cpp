@@ -240,8 +240,9 @@ TEST_CASE("q8 linear: a row's bits do not depend on its batch or the threads", "
   const int K = 576, N = 100;
   Mat x = random_mat(67, K, 23);
   quantize_activations(x, ActQuant::Q8Blocks);
-  for (const WeightMatrix& c : q8_dot_types(random_mat(N, K, 24))) {
-    INFO("type " << ggml_type_name(c.type()));
+  for (const WeightMatrix& plain : q8_dot_types(random_mat(N, K, 24))) {
+    INFO("type " << ggml_type_name(plain.type()));
+    const WeightMatrix c = plain.interleave_rows();  // the layout models run on
     Mat all, y;
     linear(x, c, all, Matmul::RowStable, ActQuant::Q8Blocks);
     for (int r : {0, 6, 64, 66}) {
@@ -255,6 +256,62 @@ TEST_CASE("q8 linear: a row's bits do not depend on its batch or the threads", "
     omp_set_num_threads(saved);
     REQUIRE(y == all);
   }
+}
+
+TEST_CASE("q8 linear: every kernel gives its plain C++ twin's bits", "[linear][q8]") {
+  // The integer sums are exact and each value's fp32 steps are the same in the vector kernels
+  // (AVX-512 VNNI or AVX2, whichever this build has) and in linear_q8_scalar: equal bits, for
+  // every tail of input rows (tiles of 8 or 4), a last group of 16 weight rows cut short, and
+  // more input rows than one chunk of 64.
+  for (auto [N, K] : {std::pair{16, 32}, {37, 96}, {64, 576}}) {
+    const Mat w = random_mat(N, K, 31);
+    for (int M : {1, 2, 3, 4, 5, 7, 8, 9, 17, 70}) {
+      INFO("M=" << M << " N=" << N << " K=" << K);
+      Mat x = random_mat(M, K, 32 + M);
+      x.row(0).head(32).setZero();  // a block of scale 0
+      quantize_activations(x, ActQuant::Q8Blocks);
+      for (const WeightMatrix& plain : q8_dot_types(w)) {
+        INFO("type " << ggml_type_name(plain.type()));
+        const WeightMatrix c = plain.interleave_rows();
+        Mat got, want;
+        linear(x, c, got, Matmul::RowStable, ActQuant::Q8Blocks);
+        linear_q8_scalar(x, c, want);
+        REQUIRE(got.rows() == M);
+        REQUIRE(got.cols() == N);
+        REQUIRE(std::memcmp(got.data(), want.data(), sizeof(float) * size_t(M * N)) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("WeightMatrix: interleaved rows hold the plain rows' values in the same bytes", "[linear][q8]") {
+  const int N = 37, K = 96;  // 3 groups of 16 rows, the last 5 rows long
+  for (const WeightMatrix& plain : q8_dot_types(random_mat(N, K, 33))) {
+    INFO("type " << ggml_type_name(plain.type()));
+    const WeightMatrix c = plain.interleave_rows();
+    CHECK(c.interleaved());
+    CHECK_FALSE(plain.interleaved());
+    CHECK(c.groups() == 3);
+    CHECK(c.n_bytes() == size_t(48) * plain.row_bytes());  // padded to whole groups
+    CHECK(c.n_bytes() == size_t(c.groups() * c.blocks()) * WeightMatrix::group_block_bytes(c.type()));
+    Mat a(N, K), b(N, K), part(3, K);
+    plain.decode_rows(0, N, a.data());
+    c.decode_rows(0, N, b.data());
+    REQUIRE(a == b);
+    c.decode_rows(15, 3, part.data());  // rows across a group boundary
+    REQUIRE(part == a.middleRows(15, 3));
+    const WeightMatrix copy = c;
+    CHECK(copy.interleaved());
+    CHECK(copy(36, 95) == a(36, 95));
+    // The same integer products: the plain matrix (interleaved per call) gives the same bits.
+    Mat x = random_mat(3, K, 34), y1, y2;
+    linear_q8(x, plain, y1);
+    linear_q8(x, c, y2);
+    REQUIRE(y1 == y2);
+    CHECK_THROWS_WITH(c.interleave_rows(), Catch::Contains("plain Q8_0, Q4_0 or Q4_1"));
+  }
+  CHECK_THROWS_WITH(WeightMatrix::from_f32(random_mat(2, 32, 35), GgmlType::BF16).interleave_rows(),
+                    Catch::Contains("BF16"));
 }
 
 TEST_CASE("q8 linear: an input not yet rounded is rounded as quantize_activations does", "[linear][q8]") {

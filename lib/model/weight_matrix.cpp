@@ -11,13 +11,75 @@ namespace cokv {
 
 void WeightMatrix::Free::operator()(uint8_t* p) const { std::free(p); }
 
-WeightMatrix::WeightMatrix(GgmlType type, int64_t rows, int64_t cols)
-    : type_(type), rows_(rows), cols_(cols), row_bytes_(ggml_row_bytes(type, cols)) {
+namespace {
+
+bool interleavable(GgmlType t) { return t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q4_1; }
+
+// Bytes of a ggml block before its levels: d (and Q4_1's m).
+size_t head_bytes(GgmlType t) { return t == GgmlType::Q4_1 ? 4 : 2; }
+
+}  // namespace
+
+WeightMatrix::WeightMatrix(GgmlType type, int64_t rows, int64_t cols) : WeightMatrix(type, rows, cols, false) {}
+
+WeightMatrix::WeightMatrix(GgmlType type, int64_t rows, int64_t cols, bool interleaved)
+    : type_(type), interleaved_(interleaved), rows_(rows), cols_(cols), row_bytes_(ggml_row_bytes(type, cols)) {
   require(rows >= 0 && cols >= 0, "WeightMatrix: negative shape");
   const size_t n = (n_bytes() + 63) / 64 * 64;
   if (n == 0) return;
   data_.reset(static_cast<uint8_t*>(std::aligned_alloc(64, n)));
   if (!data_) throw Error("WeightMatrix: out of memory for " + std::to_string(n) + " bytes of " + ggml_type_name(type));
+}
+
+WeightMatrix WeightMatrix::zeros_interleaved(GgmlType type, int64_t rows, int64_t cols) {
+  if (!interleavable(type)) fail("WeightMatrix::zeros_interleaved", "type", "Q8_0, Q4_0 or Q4_1", ggml_type_name(type));
+  WeightMatrix w(type, rows, cols, true);
+  if (w.n_bytes()) std::memset(w.data_.get(), 0, w.n_bytes());
+  return w;
+}
+
+size_t WeightMatrix::group_level_bytes(GgmlType type) {
+  return size_t(kRowGroup) * (type == GgmlType::Q8_0 ? 32 : 16);
+}
+
+size_t WeightMatrix::group_block_bytes(GgmlType type) { return size_t(kRowGroup) * ggml_block_bytes(type); }
+
+int WeightMatrix::group_level_bias(GgmlType type) {
+  return type == GgmlType::Q8_0 ? 128 : type == GgmlType::Q4_0 ? 8 : 0;
+}
+
+// Q8_0's levels are stored +128 (flip the top bit); Q4_0's are ggml's nibbles already (level
+// + 8), Q4_1's carry no bias: both nibble types move 4-byte chunks unchanged.
+WeightMatrix WeightMatrix::interleave_rows() const {
+  if (!interleavable(type_) || interleaved_)
+    fail("WeightMatrix::interleave_rows", "type", "plain Q8_0, Q4_0 or Q4_1 rows",
+         std::string(interleaved_ ? "interleaved " : "") + ggml_type_name(type_));
+  WeightMatrix out = zeros_interleaved(type_, rows_, cols_);
+  const size_t bb = ggml_block_bytes(type_), head = head_bytes(type_), levels = group_level_bytes(type_);
+  const uint8_t flip = type_ == GgmlType::Q8_0 ? 0x80 : 0;
+  for (int64_t r = 0; r < rows_; ++r) {
+    const int64_t g = r / kRowGroup, lane = r % kRowGroup;
+    for (int64_t b = 0; b < blocks(); ++b) {
+      const uint8_t* src = row_data(r) + size_t(b) * bb;
+      uint8_t* dst = out.group_block(g, b);
+      for (size_t c = 0; c * 4 < bb - head; ++c)
+        for (int k = 0; k < 4; ++k) dst[64 * c + 4 * lane + k] = src[head + 4 * c + k] ^ flip;
+      std::memcpy(dst + levels + 2 * lane, src, 2);
+      if (type_ == GgmlType::Q4_1) std::memcpy(dst + levels + 32 + 2 * lane, src + 2, 2);
+    }
+  }
+  return out;
+}
+
+void WeightMatrix::block_of_row(int64_t r, int64_t b, uint8_t* blk) const {
+  const int64_t lane = r % kRowGroup;
+  const size_t bb = ggml_block_bytes(type_), head = head_bytes(type_), levels = group_level_bytes(type_);
+  const uint8_t flip = type_ == GgmlType::Q8_0 ? 0x80 : 0;
+  const uint8_t* src = group_block(r / kRowGroup, b);
+  for (size_t c = 0; c * 4 < bb - head; ++c)
+    for (int k = 0; k < 4; ++k) blk[head + 4 * c + k] = src[64 * c + 4 * lane + k] ^ flip;
+  std::memcpy(blk, src + levels + 2 * lane, 2);
+  if (type_ == GgmlType::Q4_1) std::memcpy(blk + 2, src + levels + 32 + 2 * lane, 2);
 }
 
 WeightMatrix WeightMatrix::from_f32(const Mat& m, GgmlType type) {
@@ -40,7 +102,7 @@ WeightMatrix WeightMatrix::from_f32(const Mat& m, GgmlType type) {
   return w;
 }
 
-WeightMatrix::WeightMatrix(const WeightMatrix& o) : WeightMatrix(o.type_, o.rows_, o.cols_) {
+WeightMatrix::WeightMatrix(const WeightMatrix& o) : WeightMatrix(o.type_, o.rows_, o.cols_, o.interleaved_) {
   if (o.n_bytes()) std::memcpy(data_.get(), o.data_.get(), o.n_bytes());
 }
 
@@ -58,7 +120,14 @@ Eigen::Map<const Mat> WeightMatrix::f32() const {
 void WeightMatrix::decode_rows(int64_t r0, int64_t n, float* dst) const {
   require(r0 >= 0 && n >= 0 && r0 + n <= rows_, "WeightMatrix: rows " + std::to_string(r0) + "+" +
                                                     std::to_string(n) + " of " + std::to_string(rows_));
-  if (n > 0) dequantize_row(type_, row_data(r0), dst, n * cols_);
+  if (n <= 0) return;
+  if (!interleaved_) return dequantize_row(type_, row_data(r0), dst, n * cols_);
+  thread_local std::vector<uint8_t> row;  // one row back in ggml's blocks
+  row.resize(row_bytes_);
+  for (int64_t r = r0; r < r0 + n; ++r) {
+    for (int64_t b = 0; b < blocks(); ++b) block_of_row(r, b, row.data() + size_t(b) * ggml_block_bytes(type_));
+    dequantize_row(type_, row.data(), dst + (r - r0) * cols_, cols_);
+  }
 }
 
 Eigen::Map<const Mat> WeightMatrix::as_f32(Mat& scratch) const {

@@ -445,7 +445,8 @@ constexpr Index kDecodePanelMinRows = 2 * kTileRows;
 void linear_row_stable(const Mat& x, const WeightMatrix& w, Mat& y) {
   const WeightRows rows{w.empty() ? nullptr : w.row_data(0), w.row_bytes(), w.rows(), w.cols()};
   const bool block_type = w.type() == GgmlType::Q8_0 || w.type() == GgmlType::Q4_0 || w.type() == GgmlType::Q4_1;
-  if (block_type && x.rows() >= kDecodePanelMinRows) return row_stable<LoadF32>(x, rows, y, &w);
+  // Interleaved rows (runtime/q8_linear.h) have no per-row loader: decoded panels always.
+  if (w.interleaved() || (block_type && x.rows() >= kDecodePanelMinRows)) return row_stable<LoadF32>(x, rows, y, &w);
   switch (w.type()) {
     case GgmlType::F32: return row_stable<LoadF32>(x, rows, y);
     case GgmlType::BF16: return row_stable<LoadBF16>(x, rows, y);

@@ -18,24 +18,27 @@ namespace {
 
 using Index = Eigen::Index;
 constexpr Index kBlock = 32;
+constexpr Index kGroup = WeightMatrix::kRowGroup;
 
 // The input rows as ggml's Q8 blocks. Rounding an input quantize_activations already rounded
 // gives back the same levels and scales, so inputs need not say how they were made.
 struct Q8Rows {
   Index rows = 0, blocks = 0;
-  std::vector<int8_t> q;   // [rows, blocks * 32] levels
-  std::vector<float> d;    // [rows, blocks] scales
-  std::vector<float> ds;   // [rows, blocks] d * sum(q), for Q4_1's offset term
-  const int8_t* q_row(Index r) const { return q.data() + r * blocks * kBlock; }
+  std::vector<int8_t> q;      // [rows, blocks * 32] levels
+  std::vector<float> d;       // [rows, blocks] scales
+  std::vector<float> ds;      // [rows, blocks] d * sum(q), for Q4_1's offset term
+  std::vector<int32_t> sum;   // [rows, blocks] sum(q), to take off the weights' level bias
+  size_t at(Index r, Index b) const { return size_t(r * blocks + b); }
+  const int8_t* q_block(Index r, Index b) const { return q.data() + at(r, b) * kBlock; }
 };
 
-void round_block(const float* v, int8_t* q, float& d, float& ds) {
+void round_block(const float* v, int8_t* q, float& d, float& ds, int32_t& sum) {
   float amax = 0.f;
   for (int i = 0; i < kBlock; ++i) amax = std::max(amax, std::fabs(v[i]));
   // As quantize_activations (ops.cpp) and ggml's quantize_row_q8_0: id = 127/amax, d in fp16.
   const float id = amax != 0.f ? 127.f / amax : 0.f;
   d = fp16_to_fp32(fp32_to_fp16(amax / 127.f));
-  int sum = 0;
+  sum = 0;
   for (int i = 0; i < kBlock; ++i) sum += q[i] = int8_t(std::nearbyint(v[i] * id));
   ds = d * float(sum);  // exact: |sum| < 2^12, d has 11 significant bits
 }
@@ -45,11 +48,12 @@ void to_q8_rows(const Mat& x, Q8Rows& out) {
   out.q.resize(size_t(out.rows * out.blocks * kBlock));
   out.d.resize(size_t(out.rows * out.blocks));
   out.ds.resize(out.d.size());
+  out.sum.resize(out.d.size());
   parallel_for(out.rows, 16, [&](int64_t r0, int64_t r1, int) {
     for (Index r = r0; r < r1; ++r)
       for (Index b = 0; b < out.blocks; ++b) {
-        const size_t i = size_t(r * out.blocks + b);
-        round_block(x.row(r).data() + b * kBlock, out.q.data() + i * kBlock, out.d[i], out.ds[i]);
+        const size_t i = out.at(r, b);
+        round_block(x.row(r).data() + b * kBlock, out.q.data() + i * kBlock, out.d[i], out.ds[i], out.sum[i]);
       }
   });
 }
@@ -64,181 +68,250 @@ inline float f16_at(const uint8_t* p) {
 #endif
 }
 
-#if defined(__AVX2__)
-// 8 lanes of int32 partial sums of u[k] * s[k] (u unsigned, s signed bytes).
-inline __m256i dot_us(__m256i u, __m256i s) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
-#else  // u <= 128, |s| <= 127: the pair sums fit int16 without saturating
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-#endif
+inline int32_t load_i32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
 }
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
-
-// A weight block ready for dot products with input levels: unsigned levels u, and for signed
-// types the signs to move onto the input (sum u * sign(x, w) = sum w * x, the trick llama.cpp
-// uses because the instructions take one unsigned operand).
-struct WBlock {
-  __m256i u, sign;
-  float d, m;
+// A weight type's group block (WeightMatrix's interleaved layout): levels, d[16], Q4_1's m[16].
+template <GgmlType T>
+struct Group {
+  static constexpr bool kNibbles = T != GgmlType::Q8_0, kMin = T == GgmlType::Q4_1;
+  static constexpr int kBias = T == GgmlType::Q8_0 ? 128 : T == GgmlType::Q4_0 ? 8 : 0;
+  static constexpr Index kLevelBytes = kGroup * (kNibbles ? 16 : 32);
+  static constexpr Index kBytes = kLevelBytes + 2 * kGroup * (kMin ? 2 : 1);
+  static const uint8_t* d(const uint8_t* gb) { return gb + kLevelBytes; }
+  static const uint8_t* m(const uint8_t* gb) { return gb + kLevelBytes + 2 * kGroup; }
 };
 
-inline __m256i nibbles(const uint8_t* q) {  // weight k < 16: low nibble of byte k; k >= 16: high
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-  const __m128i lo = _mm_and_si128(raw, _mm_set1_epi8(0x0F));
-  const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), _mm_set1_epi8(0x0F));
-  return _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-}
+// ---- The twin: one value at a time ----
 
-// Q8_0 {f16 d; i8 q[32]}
-struct Q8_0 {
-  static constexpr int kBytes = 34;
-  static constexpr bool kSigned = true, kMin = false;
-  static WBlock load(const uint8_t* blk) {
-    const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 2));
-    return {_mm256_sign_epi8(w, w), w, f16_at(blk), 0.f};
+template <class G>
+int stored_level(const uint8_t* gb, Index lane, int k) {
+  const int c = k / 4, j = k % 4;  // chunk c: values 4c..4c+3
+  if constexpr (G::kNibbles) {
+    const uint8_t byte = gb[64 * (c % 4) + 4 * lane + j];
+    return c < 4 ? byte & 0x0F : byte >> 4;
+  } else {
+    return gb[64 * c + 4 * lane + j];
   }
-};
-// Q4_0 {f16 d; u8 q[16]}: w = q - 8
-struct Q4_0 {
-  static constexpr int kBytes = 18;
-  static constexpr bool kSigned = true, kMin = false;
-  static WBlock load(const uint8_t* blk) {
-    const __m256i w = _mm256_sub_epi8(nibbles(blk + 2), _mm256_set1_epi8(8));
-    return {_mm256_sign_epi8(w, w), w, f16_at(blk), 0.f};
-  }
-};
-// Q4_1 {f16 d, m; u8 q[16]}: w = q * d + m
-struct Q4_1 {
-  static constexpr int kBytes = 20;
-  static constexpr bool kSigned = false, kMin = true;
-  static WBlock load(const uint8_t* blk) { return {nibbles(blk + 4), _mm256_setzero_si256(), f16_at(blk), f16_at(blk + 2)}; }
-};
+}
 
-// y[m0+i, n0+j] for i < NX, j < NW. Each element's sums run in one fixed order whatever NX,
-// NW and the neighbours: row-stable.
-template <class W, int NX, int NW>
-void q8_tile(const Q8Rows& x, const uint8_t* const* wr, Index ahead, Mat& y, Index m0, Index n0) {
-  __m256 acc[NX][NW];
-  float off[NX][NW] = {};
-  for (int i = 0; i < NX; ++i)
-    for (int j = 0; j < NW; ++j) acc[i][j] = _mm256_setzero_ps();
+template <class G>
+float dot_scalar(const Q8Rows& x, Index r, const WeightMatrix& w, Index n) {
+  const Index g = n / kGroup, lane = n % kGroup;
+  float acc = 0.f;
   for (Index b = 0; b < x.blocks; ++b) {
-    WBlock wb[NW];
-    // Batch 1 reads each weight once: without a prefetch the loads wait on memory at about a
-    // quarter of one core's bandwidth (issue 13). The rows `ahead` stream in meanwhile.
-    for (int j = 0; j < NW; ++j) _mm_prefetch(reinterpret_cast<const char*>(wr[j] + b * W::kBytes + ahead), _MM_HINT_T0);
-    for (int j = 0; j < NW; ++j) wb[j] = W::load(wr[j] + b * W::kBytes);
+    const uint8_t* gb = w.group_block(g, b);
+    const int8_t* xq = x.q_block(r, b);
+    int isum = 0;
+    for (int k = 0; k < kBlock; ++k) isum += (stored_level<G>(gb, lane, k) - G::kBias) * xq[k];
+    const size_t i = x.at(r, b);
+    acc = std::fma(float(isum), f16_at(G::d(gb) + 2 * lane) * x.d[i], acc);
+    if constexpr (G::kMin) acc = std::fma(f16_at(G::m(gb) + 2 * lane), x.ds[i], acc);
+  }
+  return acc;
+}
+
+// ---- The kernels: y[m0 + i, 16g + lane] for i < NX input rows and the group's 16 rows ----
+
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VNNI__)
+// GCC 12 warns inside avx512fintrin.h that _mm512_undefined_ps (the unused pass-through of
+// cvtph_ps and cvtepi32_ps) "may be used uninitialized": a false positive of its own header.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// Per block and input row: 8 vpdpbusd (512 products), one conversion, one multiply and one
+// fma (two for Q4_1); the group's levels are unpacked once for all NX rows. 8 rows keep 16
+// accumulators and the unpacked levels in the 32 registers.
+constexpr int kTileInputs = 8;
+
+template <class G, int NX>
+void group_tile(const Q8Rows& x, const uint8_t* grp, Index ahead, Index m0, float* y, Index ldy, Index valid) {
+  __m512 acc[NX];
+  for (int i = 0; i < NX; ++i) acc[i] = _mm512_setzero_ps();
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  for (Index b = 0; b < x.blocks; ++b) {
+    const uint8_t* gb = grp + b * G::kBytes;
+    // Batch 1 reads each weight once; the group `ahead` streams in meanwhile (issue 13).
+    for (Index l = 0; l < G::kBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(gb + ahead + l), _MM_HINT_T0);
+    __m512i isum[NX];
+    for (int i = 0; i < NX; ++i)  // stored levels are level + bias: start from -bias * sum(qx)
+      isum[i] = _mm512_set1_epi32(-G::kBias * x.sum[x.at(m0 + i, b)]);
+    if constexpr (G::kNibbles) {
+      for (int c = 0; c < 4; ++c) {
+        const __m512i raw = _mm512_loadu_si512(gb + 64 * c);
+        const __m512i lo = _mm512_and_si512(raw, low4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low4);
+        for (int i = 0; i < NX; ++i) {
+          const int8_t* xq = x.q_block(m0 + i, b);
+          isum[i] = _mm512_dpbusd_epi32(isum[i], lo, _mm512_set1_epi32(load_i32(xq + 4 * c)));
+          isum[i] = _mm512_dpbusd_epi32(isum[i], hi, _mm512_set1_epi32(load_i32(xq + 16 + 4 * c)));
+        }
+      }
+    } else {
+      for (int c = 0; c < 8; ++c) {
+        const __m512i u = _mm512_loadu_si512(gb + 64 * c);
+        for (int i = 0; i < NX; ++i)
+          isum[i] = _mm512_dpbusd_epi32(isum[i], u, _mm512_set1_epi32(load_i32(x.q_block(m0 + i, b) + 4 * c)));
+      }
+    }
+    const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G::d(gb))));
     for (int i = 0; i < NX; ++i) {
-      const Index r = m0 + i, k = r * x.blocks + b;
-      const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q_row(r) + b * kBlock));
-      const float dx = x.d[size_t(k)];
-      for (int j = 0; j < NW; ++j) {
-        const __m256i s = W::kSigned ? _mm256_sign_epi8(xq, wb[j].sign) : xq;
-        const __m256 sum = _mm256_cvtepi32_ps(dot_us(wb[j].u, s));
-        acc[i][j] = _mm256_fmadd_ps(sum, _mm256_set1_ps(wb[j].d * dx), acc[i][j]);
-        // An explicit fma: left to the compiler, contraction could differ between tile shapes.
-        if constexpr (W::kMin) off[i][j] = std::fma(wb[j].m, x.ds[size_t(k)], off[i][j]);
-      }
+      const size_t k = x.at(m0 + i, b);
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[i]), _mm512_mul_ps(dw, _mm512_set1_ps(x.d[k])), acc[i]);
+    }
+    if constexpr (G::kMin) {
+      const __m512 mw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(G::m(gb))));
+      for (int i = 0; i < NX; ++i) acc[i] = _mm512_fmadd_ps(mw, _mm512_set1_ps(x.ds[x.at(m0 + i, b)]), acc[i]);
     }
   }
-  for (int i = 0; i < NX; ++i)
-    for (int j = 0; j < NW; ++j) y(m0 + i, n0 + j) = hsum(acc[i][j]) + off[i][j];
-}
-#else
-// Without AVX2: the same formula one block at a time.
-struct Q8_0 { static constexpr int kBytes = 34; };
-struct Q4_0 { static constexpr int kBytes = 18; };
-struct Q4_1 { static constexpr int kBytes = 20; };
-
-template <class W>
-int weight_level(const uint8_t* blk, int k) {
-  if constexpr (W::kBytes == 34) return int8_t(blk[2 + k]);
-  const uint8_t* q = blk + (W::kBytes == 18 ? 2 : 4);
-  const int v = k < 16 ? q[k] & 0x0F : q[k - 16] >> 4;
-  return W::kBytes == 18 ? v - 8 : v;
+  const __mmask16 keep = valid >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << valid) - 1);
+  for (int i = 0; i < NX; ++i) _mm512_mask_storeu_ps(y + i * ldy, keep, acc[i]);
 }
 
-template <class W, int NX, int NW>
-void q8_tile(const Q8Rows& x, const uint8_t* const* wr, Index /*ahead*/, Mat& y, Index m0, Index n0) {
-  for (int i = 0; i < NX; ++i)
-    for (int j = 0; j < NW; ++j) {
-      float acc = 0.f, off = 0.f;
-      for (Index b = 0; b < x.blocks; ++b) {
-        const uint8_t* blk = wr[j] + b * W::kBytes;
-        const int8_t* xq = x.q_row(m0 + i) + b * kBlock;
-        int sum = 0;
-        for (int k = 0; k < kBlock; ++k) sum += weight_level<W>(blk, k) * xq[k];
-        const size_t at = size_t((m0 + i) * x.blocks + b);
-        acc += float(sum) * (f16_at(blk) * x.d[at]);
-        if constexpr (W::kBytes == 20) off = std::fma(f16_at(blk + 2), x.ds[at], off);
+template <class G, int NX>
+void tile(const Q8Rows& x, const WeightMatrix& w, Index g, Index ahead, Mat& y, Index m0) {
+  const Index n0 = g * kGroup;
+  group_tile<G, NX>(x, w.group_block(g, 0), ahead, m0, y.data() + m0 * y.cols() + n0, y.cols(), y.cols() - n0);
+}
+
+#elif defined(__AVX2__)
+// 8 lanes: a group is two halves of 8 rows. No 8-bit dot instruction: maddubs + madd, and
+// Q8_0's signed levels go through llama.cpp's sign trick (|w| times x with w's sign), since
+// maddubs would saturate on levels up to 255.
+constexpr int kTileInputs = 4;
+
+inline __m256i dot4(__m256i u, __m256i s) {  // 8 lanes of sum_j u[4l+j] * s[4l+j]
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+
+template <class G, int NX>
+void half_tile(const Q8Rows& x, const uint8_t* grp, Index half, Index ahead, Index m0, float* y, Index ldy, Index valid) {
+  __m256 acc[NX];
+  for (int i = 0; i < NX; ++i) acc[i] = _mm256_setzero_ps();
+  const __m256i low4 = _mm256_set1_epi8(0x0F), top = _mm256_set1_epi8(char(0x80));
+  for (Index b = 0; b < x.blocks; ++b) {
+    const uint8_t* gb = grp + b * G::kBytes;
+    if (half == 0)
+      for (Index l = 0; l < G::kBytes; l += 64) _mm_prefetch(reinterpret_cast<const char*>(gb + ahead + l), _MM_HINT_T0);
+    __m256i isum[NX];
+    for (int i = 0; i < NX; ++i)  // Q8_0's levels are taken signed here: no bias to take off
+      isum[i] = _mm256_set1_epi32(G::kNibbles ? -G::kBias * x.sum[x.at(m0 + i, b)] : 0);
+    const auto at = [&](int c) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(gb + 64 * c + 32 * half)); };
+    if constexpr (G::kNibbles) {
+      for (int c = 0; c < 4; ++c) {
+        const __m256i raw = at(c);
+        const __m256i lo = _mm256_and_si256(raw, low4), hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+        for (int i = 0; i < NX; ++i) {
+          const int8_t* xq = x.q_block(m0 + i, b);
+          isum[i] = _mm256_add_epi32(isum[i], dot4(lo, _mm256_set1_epi32(load_i32(xq + 4 * c))));
+          isum[i] = _mm256_add_epi32(isum[i], dot4(hi, _mm256_set1_epi32(load_i32(xq + 16 + 4 * c))));
+        }
       }
-      y(m0 + i, n0 + j) = acc + off;
+    } else {
+      for (int c = 0; c < 8; ++c) {
+        const __m256i w = _mm256_xor_si256(at(c), top), aw = _mm256_abs_epi8(w);
+        for (int i = 0; i < NX; ++i) {
+          const __m256i s = _mm256_sign_epi8(_mm256_set1_epi32(load_i32(x.q_block(m0 + i, b) + 4 * c)), w);
+          isum[i] = _mm256_add_epi32(isum[i], dot4(aw, s));
+        }
+      }
     }
+    const auto half_f16 = [&](const uint8_t* p) {
+      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * half)));
+    };
+    const __m256 dw = half_f16(G::d(gb));
+    for (int i = 0; i < NX; ++i) {
+      const size_t k = x.at(m0 + i, b);
+      acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[i]), _mm256_mul_ps(dw, _mm256_set1_ps(x.d[k])), acc[i]);
+    }
+    if constexpr (G::kMin) {
+      const __m256 mw = half_f16(G::m(gb));
+      for (int i = 0; i < NX; ++i) acc[i] = _mm256_fmadd_ps(mw, _mm256_set1_ps(x.ds[x.at(m0 + i, b)]), acc[i]);
+    }
+  }
+  const __m256i keep = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(std::min<Index>(valid, 8))),
+                                          _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  for (int i = 0; i < NX; ++i) _mm256_maskstore_ps(y + i * ldy, keep, acc[i]);
+}
+
+template <class G, int NX>
+void tile(const Q8Rows& x, const WeightMatrix& w, Index g, Index ahead, Mat& y, Index m0) {
+  const Index n0 = g * kGroup;
+  for (Index h = 0; h < 2 && n0 + 8 * h < y.cols(); ++h)
+    half_tile<G, NX>(x, w.group_block(g, 0), h, ahead, m0, y.data() + m0 * y.cols() + n0 + 8 * h, y.cols(),
+                     y.cols() - n0 - 8 * h);
+}
+
+#else
+constexpr int kTileInputs = 1;
+
+template <class G, int NX>
+void tile(const Q8Rows& x, const WeightMatrix& w, Index g, Index /*ahead*/, Mat& y, Index m0) {
+  for (Index n = g * kGroup; n < std::min<Index>(y.cols(), (g + 1) * kGroup); ++n)
+    for (int i = 0; i < NX; ++i) y(m0 + i, n) = dot_scalar<G>(x, m0 + i, w, n);
 }
 #endif
 
-// 4 input rows x 4 weight rows per tile with AVX-512: 16 accumulators, 4 weight blocks and the
-// input fit its 32 vector registers. AVX2's 16 take 4 x 2: 4 x 4 spills there (4 x 2
-// decoded batch 32 about 1.15x faster in one side-by-side run, issue 13).
-#if defined(__AVX512F__)
-constexpr int kTileRows = 4, kTileCols = 4;
-#else
-constexpr int kTileRows = 4, kTileCols = 2;
-#endif
-// Tiles of weight rows to prefetch ahead: 2 and 3 decoded batch 1 fastest in a sweep of 0-6
-// (bench/q8_kernels, step at 2 threads: 10.4 ms without, 6.7 ms at 2; issue 13).
-constexpr Index kPrefetchTiles = 2;
-
-template <class W, int NW>
-void q8_rows(const Q8Rows& x, const uint8_t* const* wr, Index ahead, Mat& y, Index m0, Index m1, Index n0) {
-  Index m = m0;
-  for (; m + kTileRows <= m1; m += kTileRows) q8_tile<W, kTileRows, NW>(x, wr, ahead, y, m, n0);
-  switch (m1 - m) {
-    case 3: q8_tile<W, 3, NW>(x, wr, ahead, y, m, n0); break;
-    case 2: q8_tile<W, 2, NW>(x, wr, ahead, y, m, n0); break;
-    case 1: q8_tile<W, 1, NW>(x, wr, ahead, y, m, n0); break;
-    default: break;
+template <class G, int NX>
+void tail_tile(const Q8Rows& x, const WeightMatrix& w, Index g, Index ahead, Mat& y, Index m0, Index n) {
+  if constexpr (NX > 0) {
+    if (n == NX) return tile<G, NX>(x, w, g, ahead, y, m0);
+    tail_tile<G, NX - 1>(x, w, g, ahead, y, m0, n);
   }
 }
 
-template <class W>
-void q8_cols(const Q8Rows& x, const uint8_t* const* wr, Index ahead, Mat& y, Index m0, Index m1, Index n0, Index nw) {
-  switch (nw) {
-    case 4: return q8_rows<W, 4>(x, wr, ahead, y, m0, m1, n0);
-    case 3: return q8_rows<W, 3>(x, wr, ahead, y, m0, m1, n0);
-    case 2: return q8_rows<W, 2>(x, wr, ahead, y, m0, m1, n0);
-    default: return q8_rows<W, 1>(x, wr, ahead, y, m0, m1, n0);
-  }
-}
+// Groups of weight rows to prefetch ahead at batch 1 (the old per-row kernel's sweep put 2
+// tiles at the best, issue 13).
+constexpr Index kPrefetchGroups = 2;
 
-// The work as in ops.cpp's row_stable: items (chunk of 64 input rows, kTileCols weight rows),
-// chunk-major so weights stream once per chunk, in tasks of ~2^16 multiply-adds.
-template <class W>
+// The work as in ops.cpp's row_stable: items (chunk of 64 input rows, group of 16 weight rows),
+// chunk-major so weights stream once per chunk, in tasks of ~2^16 multiply-adds. A group's
+// weights (5-15 KB at these widths) stay in L1 while the chunk's rows pass over them.
+template <class G>
 void q8_linear(const Q8Rows& x, const WeightMatrix& w, Mat& y) {
-  const Index M = x.rows, N = w.rows(), K = w.cols();
+  const Index M = x.rows, N = w.rows(), K = w.cols(), groups = w.groups();
   y.resize(M, N);
   constexpr Index kChunk = 64, kTaskMacs = Index(1) << 16;
-  const Index n_blocks = (N + kTileCols - 1) / kTileCols, n_chunks = (M + kChunk - 1) / kChunk;
-  const Index items_per_task = std::max<Index>(1, kTaskMacs / std::max<Index>(kTileCols * K * std::min(M, kChunk), 1));
-  // Prefetch distance: the same block of the rows two tiles on (consecutive items of a task).
-  // Prefetches past the matrix's end are harmless: they never fault.
-  const Index ahead = kPrefetchTiles * kTileCols * Index(w.row_bytes());
-  parallel_for(n_chunks * n_blocks, items_per_task, [&](int64_t i0, int64_t i1, int) {
+  const Index n_chunks = (M + kChunk - 1) / kChunk;
+  const Index items_per_task = std::max<Index>(1, kTaskMacs / std::max<Index>(kGroup * K * std::min(M, kChunk), 1));
+  const Index ahead = kPrefetchGroups * x.blocks * G::kBytes;  // past the end: harmless, never faults
+  parallel_for(n_chunks * groups, items_per_task, [&](int64_t i0, int64_t i1, int) {
     for (int64_t i = i0; i < i1; ++i) {
-      const Index c0 = (i / n_blocks) * kChunk, c1 = std::min(M, c0 + kChunk);
-      const Index n0 = kTileCols * (i % n_blocks), nw = std::min<Index>(kTileCols, N - n0);
-      const uint8_t* wr[kTileCols];
-      for (Index j = 0; j < nw; ++j) wr[j] = w.row_data(n0 + j);
-      q8_cols<W>(x, wr, ahead, y, c0, c1, n0, nw);
+      const Index c0 = (i / groups) * kChunk, c1 = std::min(M, c0 + kChunk), g = i % groups;
+      Index m = c0;
+      for (; m + kTileInputs <= c1; m += kTileInputs) tile<G, kTileInputs>(x, w, g, ahead, y, m);
+      tail_tile<G, kTileInputs - 1>(x, w, g, ahead, y, m, c1 - m);
     }
   });
+}
+
+template <class G>
+void q8_linear_scalar(const Q8Rows& x, const WeightMatrix& w, Mat& y) {
+  y.resize(x.rows, w.rows());
+  for (Index r = 0; r < x.rows; ++r)
+    for (Index n = 0; n < w.rows(); ++n) y(r, n) = dot_scalar<G>(x, r, w, n);
+}
+
+// Checks the operands, rounds x and runs `run` with the type's Group on the interleaved weights.
+template <class Run>
+void with_q8_operands(const Mat& x, const WeightMatrix& w, Mat& y, Run run) {
+  require(q8_linear_supports(w), std::string("linear_q8: weights of type ") + ggml_type_name(w.type()) + " and width " +
+                                     std::to_string(w.cols()) + " (Q8_0, Q4_0 or Q4_1 with whole 32-value blocks)");
+  require(x.cols() == w.cols(), "linear: input width " + std::to_string(x.cols()) + " but weight rows of " +
+                                    std::to_string(w.cols()));
+  if (!w.interleaved()) {  // a copy per call: models are interleaved once (interleave_q8_weights)
+    const WeightMatrix p = w.interleave_rows();
+    return with_q8_operands(x, p, y, run);
+  }
+  thread_local Q8Rows q;  // the caller's scratch: grows once
+  to_q8_rows(x, q);
+  switch (w.type()) {
+    case GgmlType::Q8_0: return run(Group<GgmlType::Q8_0>{}, q, w);
+    case GgmlType::Q4_0: return run(Group<GgmlType::Q4_0>{}, q, w);
+    default: return run(Group<GgmlType::Q4_1>{}, q, w);
+  }
 }
 
 }  // namespace
@@ -248,18 +321,22 @@ bool q8_linear_supports(const WeightMatrix& w) {
   return (t == GgmlType::Q8_0 || t == GgmlType::Q4_0 || t == GgmlType::Q4_1) && w.cols() % kBlock == 0;
 }
 
+void interleave_q8_weights(Weights& w) {
+  const auto one = [](WeightMatrix& m) {
+    if (!m.empty() && q8_linear_supports(m) && !m.interleaved()) m = m.interleave_rows();
+  };
+  one(w.tok_embd);
+  one(w.output);
+  for (auto& l : w.layers)
+    for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.w_gate, &l.w_up, &l.w_down}) one(*m);
+}
+
 void linear_q8(const Mat& x, const WeightMatrix& w, Mat& y) {
-  require(q8_linear_supports(w), std::string("linear_q8: weights of type ") + ggml_type_name(w.type()) + " and width " +
-                                     std::to_string(w.cols()) + " (Q8_0, Q4_0 or Q4_1 with whole 32-value blocks)");
-  require(x.cols() == w.cols(), "linear: input width " + std::to_string(x.cols()) + " but weight rows of " +
-                                    std::to_string(w.cols()));
-  thread_local Q8Rows q;  // the caller's scratch: grows once
-  to_q8_rows(x, q);
-  switch (w.type()) {
-    case GgmlType::Q8_0: return q8_linear<Q8_0>(q, w, y);
-    case GgmlType::Q4_0: return q8_linear<Q4_0>(q, w, y);
-    default: return q8_linear<Q4_1>(q, w, y);
-  }
+  with_q8_operands(x, w, y, [&]<class G>(G, const Q8Rows& q, const WeightMatrix& p) { q8_linear<G>(q, p, y); });
+}
+
+void linear_q8_scalar(const Mat& x, const WeightMatrix& w, Mat& y) {
+  with_q8_operands(x, w, y, [&]<class G>(G, const Q8Rows& q, const WeightMatrix& p) { q8_linear_scalar<G>(q, p, y); });
 }
 
 }  // namespace cokv
