@@ -44,10 +44,6 @@ size_t WeightMatrix::group_level_bytes(GgmlType type) {
 
 size_t WeightMatrix::group_block_bytes(GgmlType type) { return size_t(kRowGroup) * ggml_block_bytes(type); }
 
-int WeightMatrix::group_level_bias(GgmlType type) {
-  return type == GgmlType::Q8_0 ? 128 : type == GgmlType::Q4_0 ? 8 : 0;
-}
-
 // Q8_0's levels are stored +128 (flip the top bit); Q4_0's are ggml's nibbles already (level
 // + 8), Q4_1's carry no bias: both nibble types move 4-byte chunks unchanged.
 WeightMatrix WeightMatrix::interleave_rows() const {

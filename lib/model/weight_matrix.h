@@ -60,7 +60,6 @@ class WeightMatrix {
   static constexpr int64_t kRowGroup = 16;
   static size_t group_block_bytes(GgmlType type);
   static size_t group_level_bytes(GgmlType type);
-  static int group_level_bias(GgmlType type);  // stored level = level + bias
   bool interleaved() const { return interleaved_; }
   int64_t groups() const { return (rows_ + kRowGroup - 1) / kRowGroup; }
   int64_t blocks() const { return cols_ / 32; }
