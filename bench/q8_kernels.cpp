@@ -105,4 +105,18 @@ int main(int argc, char** argv) {
     std::printf("M=%-3d step     %7.2f GMAC/s %6.2f GB/s %8.1f us (all %zu matrices of a decode step)\n", M,
                 step_macs / t * 1e-9, step_bytes / t * 1e-9, t * 1e6, step.size());
   }
+  // decode_rows, the input of the fp32 product that prefill-sized batches take: the file's plain
+  // rows against the interleaved layout, one thread.
+  const Weights plain = load_weights(f, cfg, WeightMode::File);
+  const LayerWeights& pl = plain.layers[0];
+  const std::pair<const WeightMatrix*, const WeightMatrix*> pairs[] = {
+      {&pl.wq, &l.wq}, {&pl.w_up, &l.w_up}, {&pl.w_down, &l.w_down}};
+  for (auto [p, q] : pairs) {
+    std::vector<float> out(size_t(p->size()));
+    const double tp = best_seconds([&] { p->decode_rows(0, p->rows(), out.data()); });
+    const double tq = best_seconds([&] { q->decode_rows(0, q->rows(), out.data()); });
+    std::printf("decode_rows %-5s %5ld x %-5ld plain %6.3f ns/value, interleaved %6.3f ns/value\n",
+                ggml_type_name(p->type()), long(p->rows()), long(p->cols()), tp / double(p->size()) * 1e9,
+                tq / double(q->size()) * 1e9);
+  }
 }

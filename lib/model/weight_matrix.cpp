@@ -67,15 +67,22 @@ WeightMatrix WeightMatrix::interleave_rows() const {
   return out;
 }
 
-void WeightMatrix::block_of_row(int64_t r, int64_t b, uint8_t* blk) const {
+void WeightMatrix::row_of_blocks(int64_t r, uint8_t* row) const {
   const int64_t lane = r % kRowGroup;
   const size_t bb = ggml_block_bytes(type_), head = head_bytes(type_), levels = group_level_bytes(type_);
-  const uint8_t flip = type_ == GgmlType::Q8_0 ? 0x80 : 0;
-  const uint8_t* src = group_block(r / kRowGroup, b);
-  for (size_t c = 0; c * 4 < bb - head; ++c)
-    for (int k = 0; k < 4; ++k) blk[head + 4 * c + k] = src[64 * c + 4 * lane + k] ^ flip;
-  std::memcpy(blk, src + levels + 2 * lane, 2);
-  if (type_ == GgmlType::Q4_1) std::memcpy(blk + 2, src + levels + 32 + 2 * lane, 2);
+  const size_t group_bytes = group_block_bytes(type_), chunks = (bb - head) / 4;
+  const uint32_t flip = type_ == GgmlType::Q8_0 ? 0x80808080u : 0;
+  const uint8_t* src = group_block(r / kRowGroup, 0);
+  for (int64_t b = 0; b < blocks(); ++b, src += group_bytes, row += bb) {
+    for (size_t c = 0; c < chunks; ++c) {  // 4 levels at a time: one word per chunk
+      uint32_t v;
+      std::memcpy(&v, src + 64 * c + 4 * lane, 4);
+      v ^= flip;
+      std::memcpy(row + head + 4 * c, &v, 4);
+    }
+    std::memcpy(row, src + levels + 2 * lane, 2);
+    if (type_ == GgmlType::Q4_1) std::memcpy(row + 2, src + levels + 32 + 2 * lane, 2);
+  }
 }
 
 WeightMatrix WeightMatrix::from_f32(const Mat& m, GgmlType type) {
@@ -121,7 +128,7 @@ void WeightMatrix::decode_rows(int64_t r0, int64_t n, float* dst) const {
   thread_local std::vector<uint8_t> row;  // one row back in ggml's blocks
   row.resize(row_bytes_);
   for (int64_t r = r0; r < r0 + n; ++r) {
-    for (int64_t b = 0; b < blocks(); ++b) block_of_row(r, b, row.data() + size_t(b) * ggml_block_bytes(type_));
+    row_of_blocks(r, row.data());
     dequantize_row(type_, row.data(), dst + (r - r0) * cols_, cols_);
   }
 }

@@ -84,7 +84,7 @@ class WeightMatrix {
   };
   WeightMatrix(GgmlType type, int64_t rows, int64_t cols, bool interleaved);
   int64_t stored_rows() const { return interleaved_ ? groups() * kRowGroup : rows_; }
-  void block_of_row(int64_t r, int64_t b, uint8_t* ggml_block) const;  // interleaved -> ggml's block
+  void row_of_blocks(int64_t r, uint8_t* ggml_row) const;  // interleaved -> row r in ggml's blocks
 
   GgmlType type_ = GgmlType::F32;
   bool interleaved_ = false;
