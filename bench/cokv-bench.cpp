@@ -94,6 +94,20 @@ double best_of(int repeats, F&& f) {
   return best;
 }
 
+// Seconds per call: best of `repeats` calls (an idle machine), or with min_seconds > 0 the
+// mean over as many calls as fit in that time (a shared machine: one lucky call proves nothing).
+template <class F>
+double seconds_per_call(int repeats, double min_seconds, F&& f) {
+  if (min_seconds <= 0) return best_of(repeats, f);
+  const double t0 = now();
+  int calls = 0;
+  do {
+    f();
+    ++calls;
+  } while (now() - t0 < min_seconds);
+  return (now() - t0) / calls;
+}
+
 // Token ids spread over [lo, V), lo = min(500, V / 2): clear of the special tokens at the start of
 // a real vocabulary, and valid for the toy shapes' small ones too.
 std::vector<int32_t> synthetic_tokens(const ModelInfo& m, int n, int salt) {
@@ -191,7 +205,7 @@ nlohmann::json run_forward(Backend& b, const Reference& ref, int repeats, bool d
 }
 
 nlohmann::json run_coalitions(Backend& b, int prompt_len, int answer_len, int gen_len, std::vector<int> ks,
-                              int repeats) {
+                              int repeats, double min_seconds) {
   const ModelInfo& m = b.model();
   const int n = m.cfg.n_kv_players();
   auto toks = synthetic_tokens(m, prompt_len, 2);
@@ -210,7 +224,7 @@ nlohmann::json run_coalitions(Backend& b, int prompt_len, int answer_len, int ge
     return pols;
   };
   nlohmann::json res = {{"prompt_tokens", prompt_len}, {"answer_tokens", answer_len}, {"gen_tokens", gen_len},
-                        {"threads", omp_get_max_threads()}};
+                        {"threads", omp_get_max_threads()}, {"min_seconds", min_seconds}};
   // The naive way: a fresh full forward per evaluation (prefill of prompt + answer).
   std::vector<int32_t> full = toks;
   full.insert(full.end(), answer.begin(), answer.end());
@@ -222,10 +236,10 @@ nlohmann::json run_coalitions(Backend& b, int prompt_len, int answer_len, int ge
   std::cerr << "naive loglik: " << 1.0 / t_naive_ll << " evals/s\n";
   for (int K : ks) {
     auto pols = coalitions(K);
-    const double tl = best_of(repeats, [&] { b.loglik(*p, pols, answer); });
+    const double tl = seconds_per_call(repeats, min_seconds, [&] { b.loglik(*p, pols, answer); });
     GenOptions go;
     go.max_new = gen_len;
-    const double tg = best_of(repeats, [&] { b.generate(*p, pols, go); });
+    const double tg = seconds_per_call(repeats, min_seconds, [&] { b.generate(*p, pols, go); });
     res["K"][std::to_string(K)] = {{"loglik_evals_per_s", K / tl}, {"greedy_evals_per_s", K / tg}};
     if (K == 1) res["naive"]["greedy_evals_per_s"] = 1.0 / (t_prefill + tg);
     std::cerr << "K=" << K << ": loglik " << K / tl << " evals/s, greedy " << K / tg << " evals/s\n";
@@ -392,6 +406,11 @@ int main(int argc, char** argv) {
   coal->add_option("--answer", answer_len, "answer tokens for log-likelihood");
   coal->add_option("--gen", gen_len, "greedy tokens");
   coal->add_option("--k", ks, "numbers of budget vectors");
+  double min_seconds = 0;
+  coal->add_option("--min-seconds", min_seconds,
+                   "time each figure as the mean over calls for at least this long (contended runs; default: best "
+                   "of --repeats)")
+      ->check(CLI::NonNegativeNumber);
   CudaBench cb;
   auto* cuda = app.add_subcommand(
       "cuda", "a Llama-3-8B-shaped model with random bf16 weights on the CUDA backend: prefill, decode, memory, "
@@ -427,7 +446,7 @@ int main(int argc, char** argv) {
                 << load_s << " s\n";
       // llama.cpp is timed once, with the first mode.
       nlohmann::json res = *fwd ? run_forward(*b, i == 0 ? ref : Reference{}, repeats, decode_only)
-                                : run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats);
+                                : run_coalitions(*b, prompt_len, answer_len, gen_len, ks, repeats, min_seconds);
       res["weights"] = weight_mode_name(b->model().weights);
       res["numerics"] = numerics;
       res["weights_bytes"] = bytes;
