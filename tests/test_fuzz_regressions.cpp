@@ -90,3 +90,22 @@ TEST_CASE("fuzz: a byte token whose text is not <0xHH> decodes to nothing", "[fu
   CHECK(t.decode({4}).empty());
   CHECK(t.decode({0, 3, 1}) == "aAb");
 }
+
+// fuzz_hf_config (CI of 2026-12-04, after 105,893 inputs): a rope_scaling key of the wrong type
+// (here llama3's factor as a string) made the error read the name of a Keys object built from a
+// temporary string, already freed (heap-use-after-free under ASan). The error now names the
+// nested key.
+TEST_CASE("fuzz: a wrongly typed rope_scaling key gives an error naming it", "[fuzz][hf]") {
+  json j = tiny_llama();
+  j["rope_scaling"] = {{"rope_type", "llama3"},
+                       {"factor", "8"},
+                       {"low_freq_factor", 1.0},
+                       {"high_freq_factor", 4.0},
+                       {"original_max_position_embeddings", 8192}};
+  const std::string e = error_of(j);
+  CHECK(e.find("dir/config.json (rope_scaling)") != std::string::npos);
+  CHECK(e.find("factor") != std::string::npos);
+  CHECK(e.find("a number") != std::string::npos);
+  j["rope_scaling"] = {{"type", 3}};
+  CHECK(error_of(j).find("rope_scaling") != std::string::npos);
+}

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/error.h"
 #include "core/file_bytes.h"
@@ -31,10 +32,11 @@ const Family kFamilies[] = {
 };
 constexpr const char* kSupported = "llama, mistral or qwen2";
 
-// Typed access to config.json keys; every error names the file and the key.
+// Typed access to config.json keys; every error names the file and the key. `where` is kept
+// by value: a nested object's is built on the spot ("config.json (rope_scaling)").
 class Keys {
  public:
-  Keys(const json& j, const std::string& where) : j_(j), where_(where) {}
+  Keys(const json& j, std::string where) : j_(j), where_(std::move(where)) {}
   bool has(const char* k) const { return j_.contains(k) && !j_[k].is_null(); }
   int positive_int(const char* k) const {
     if (!has(k)) fail(where_, k, "a positive integer", "missing");
@@ -64,7 +66,7 @@ class Keys {
 
  private:
   const json& j_;
-  const std::string& where_;
+  std::string where_;
 };
 
 // rope_parameters (transformers >= 5: rope_type, rope_theta and the scaling keys in one object)
